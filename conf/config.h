@@ -1,0 +1,144 @@
+/*
+ * conf/config.h — vigil's configuration as plain typed structs.
+ *
+ * conf/load.c turns one libconfig file into a `struct config`; nothing
+ * outside conf/ includes libconfig.  A config is immutable once loaded: a
+ * reload (SIGHUP) builds a whole new one and the daemon swaps it in.
+ *
+ * Ownership: conf_load() returns a config that the caller frees with
+ * config_free().  Every string and array below belongs to the config.
+ * String vectors (argv-like) are NULL-terminated.
+ */
+#ifndef VIGIL_CONF_CONFIG_H
+#define VIGIL_CONF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits conf/ enforces, so run-time code can use fixed arrays. */
+#define CONF_MAX_NODES 64   /* nodes per cluster */
+#define CONF_MAX_PROBES 16  /* probes per cluster */
+
+enum conf_role { CONF_ROLE_PRIMARY, CONF_ROLE_STANDBY };
+
+enum conf_probe_type { CONF_PROBE_TCP, CONF_PROBE_HTTP, CONF_PROBE_EXEC };
+
+enum conf_balancer_type { CONF_BALANCER_NGINX };
+
+/* How the standby appears in a rendered upstream. */
+enum conf_standby_mode {
+	CONF_STANDBY_BACKUP, /* listed with the `backup` flag */
+	CONF_STANDBY_OUT,    /* left out entirely */
+};
+
+enum conf_alert_type { CONF_ALERT_WEBHOOK };
+
+enum conf_log_format { CONF_LOG_TEXT, CONF_LOG_JSON };
+
+struct conf_node {
+	char *name;
+	char *address; /* as written: "127.0.0.1:8081" or "[::1]:8081" */
+	char *host;    /* numeric IP without brackets: "127.0.0.1", "::1" */
+	uint16_t port;
+	enum conf_role role;
+	int line;
+};
+
+struct conf_probe {
+	enum conf_probe_type type;
+	int line;
+	uint64_t interval_ms; /* default 1000 */
+	uint64_t timeout_ms;  /* default = interval */
+	uint64_t jitter_ms;   /* default interval/10; random delay added per run */
+	int rise;             /* default 2 */
+	int fall;             /* default 3 */
+	/* http */
+	char *url;            /* template: {address} {host} {port} {node} */
+	char *method;         /* default "GET" */
+	int *expect_status;   /* default {200} */
+	size_t n_expect_status;
+	char *expect_body;    /* optional substring; NULL = not checked */
+	bool tls_verify;      /* default true */
+	/* exec */
+	char **argv;          /* templates, NULL-terminated; argv[0] absolute path */
+};
+
+struct conf_balancer {
+	enum conf_balancer_type type;
+	int line;
+	char *upstream;  /* nginx upstream name */
+	char *file;      /* file vigil owns and rewrites */
+	char **check;    /* argv, e.g. {"nginx","-t",NULL} */
+	char **reload;   /* argv, e.g. {"nginx","-s","reload",NULL} */
+	enum conf_standby_mode standby;
+	uint64_t timeout_ms; /* for check and reload, default 10s */
+	char *server_options; /* appended to each server line, e.g. "max_fails=0"; may be NULL */
+};
+
+struct conf_hooks {
+	char **promote;       /* argv templates or NULL: {cluster} {node} {address} {old_primary} {new_primary} */
+	uint64_t timeout_ms;  /* default 30s */
+};
+
+struct conf_alert {
+	enum conf_alert_type type;
+	int line;
+	char *url;           /* secret-bearing: never logged */
+	int retries;         /* default 5 */
+	uint64_t timeout_ms; /* per attempt, default 5s */
+	uint64_t backoff_ms; /* first retry delay, doubles each time; default 500ms */
+};
+
+struct conf_cluster {
+	char *name;
+	int line;
+	struct conf_node *nodes;
+	size_t n_nodes;
+	struct conf_probe *probes;
+	size_t n_probes;
+	struct conf_balancer *balancers;
+	size_t n_balancers;
+	struct conf_hooks hooks;
+	struct conf_alert *alerts;
+	size_t n_alerts;
+};
+
+struct conf_control {
+	char *socket;  /* unix socket path, default "/run/vigil/vigil.sock" */
+	int mode;      /* default 0600 */
+};
+
+struct config {
+	char *path;
+	char *state_dir;               /* default "/var/lib/vigil" */
+	struct conf_control control;
+	enum conf_log_format log_format; /* default text; --log-format overrides */
+	struct conf_cluster *clusters;
+	size_t n_clusters;
+};
+
+/* Errors collected while loading: each message is "FILE:LINE: text". */
+struct conf_errors {
+	char **msgs;
+	size_t n;
+};
+
+/*
+ * Load and validate FILE.  Returns 0 and sets *out on success; returns -1
+ * with every problem found appended to errs (and *out untouched) on
+ * failure.  The caller frees errs with conf_errors_clear().
+ */
+int conf_load(const char *file, struct config **out, struct conf_errors *errs);
+
+void config_free(struct config *cfg);
+void conf_errors_clear(struct conf_errors *errs);
+/* printf-style append of "FILE:LINE: message". */
+void conf_errors_add(struct conf_errors *errs, const char *file, int line,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+const struct conf_cluster *config_find_cluster(const struct config *cfg, const char *name);
+/* Index of the named node in the cluster, or -1. */
+int conf_cluster_find_node(const struct conf_cluster *cc, const char *name);
+
+#endif
