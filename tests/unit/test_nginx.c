@@ -1,0 +1,604 @@
+/*
+ * tests/unit/test_nginx.c — the nginx controller: the exact upstream text,
+ * and the apply job's promise that a failed check or reload leaves the
+ * previous file byte for byte and never reloads an unchecked file.
+ * Commands are /bin/true, /bin/false, a recording script, and real
+ * `nginx -t` (never nginx as a server).
+ */
+#include <check.h>
+#include <event2/event.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actions/balancer.h"
+#include "actions/nginx.h"
+#include "common/child.h"
+#include "common/clock.h"
+#include "common/fsutil.h"
+
+#define NGINX_BIN "/usr/sbin/nginx"
+
+static struct conf_node nodes4[] = {
+	{ .name = (char *)"a", .address = (char *)"127.0.0.1:8081", .port = 8081 },
+	{ .name = (char *)"b", .address = (char *)"127.0.0.1:8082", .port = 8082 },
+};
+static struct conf_node nodes6[] = {
+	{ .name = (char *)"db1", .address = (char *)"[::1]:5432", .port = 5432 },
+	{ .name = (char *)"db2", .address = (char *)"[2001:db8::2]:5432", .port = 5432 },
+	{ .name = (char *)"db3", .address = (char *)"10.0.0.3:5432", .port = 5432 },
+};
+static struct conf_cluster web = { .name = (char *)"web", .nodes = nodes4, .n_nodes = 2 };
+static struct conf_cluster db = { .name = (char *)"db", .nodes = nodes6, .n_nodes = 3 };
+
+static struct conf_balancer render_conf(enum conf_standby_mode mode, const char *opts)
+{
+	struct conf_balancer c = {
+		.type = CONF_BALANCER_NGINX, .upstream = (char *)"web_backend",
+		.standby = mode, .server_options = (char *)opts,
+	};
+	return c;
+}
+
+static void assert_render(const struct conf_balancer *c, const struct conf_cluster *cl,
+			  size_t primary, const char *expect)
+{
+	char *got = nginx_render_upstream(c, cl, primary);
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, expect);
+	free(got);
+}
+
+START_TEST(render_backup)
+{
+	struct conf_balancer c = render_conf(CONF_STANDBY_BACKUP, NULL);
+
+	assert_render(&c, &web, 0,
+		"# Managed by vigil: do not edit. Cluster web, primary a.\n"
+		"upstream web_backend {\n"
+		"    server 127.0.0.1:8081;          # a primary\n"
+		"    server 127.0.0.1:8082 backup;   # b standby\n"
+		"}\n");
+}
+END_TEST
+
+START_TEST(render_out_and_second_primary)
+{
+	struct conf_balancer c = render_conf(CONF_STANDBY_OUT, NULL);
+
+	assert_render(&c, &web, 1,
+		"# Managed by vigil: do not edit. Cluster web, primary b.\n"
+		"upstream web_backend {\n"
+		"    server 127.0.0.1:8082;          # b primary\n"
+		"}\n");
+	c.standby = CONF_STANDBY_BACKUP;
+	assert_render(&c, &web, 1,
+		"# Managed by vigil: do not edit. Cluster web, primary b.\n"
+		"upstream web_backend {\n"
+		"    server 127.0.0.1:8081 backup;   # a standby\n"
+		"    server 127.0.0.1:8082;          # b primary\n"
+		"}\n");
+}
+END_TEST
+
+START_TEST(render_ipv6_and_options)
+{
+	struct conf_balancer c = render_conf(CONF_STANDBY_BACKUP, "max_fails=0 weight=5");
+
+	c.upstream = (char *)"pg";
+	assert_render(&c, &db, 1,
+		"# Managed by vigil: do not edit. Cluster db, primary db2.\n"
+		"upstream pg {\n"
+		"    server [::1]:5432 max_fails=0 weight=5 backup; # db1 standby\n"
+		"    server [2001:db8::2]:5432 max_fails=0 weight=5; # db2 primary\n"
+		"    server 10.0.0.3:5432 max_fails=0 weight=5 backup; # db3 standby\n"
+		"}\n");
+	c.server_options = NULL;
+	c.standby = CONF_STANDBY_OUT;
+	assert_render(&c, &db, 0,
+		"# Managed by vigil: do not edit. Cluster db, primary db1.\n"
+		"upstream pg {\n"
+		"    server [::1]:5432;              # db1 primary\n"
+		"}\n");
+	ck_assert_ptr_null(nginx_render_upstream(&c, &db, 3));
+}
+END_TEST
+
+/* ---- the apply job ---- */
+
+static char dir[256], file[320], calls[320], script[320];
+static struct event_base *base;
+static struct child_runner *runner;
+static struct event *tick;
+static struct act_env env;
+
+struct outcome {
+	bool done;
+	bool ok;
+	int calls;
+	char error[1024];
+};
+static bool inside_apply;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+static void write_text(const char *path, const char *text, mode_t mode)
+{
+	char err[256];
+
+	ck_assert_msg(fs_write_atomic(path, text, strlen(text), mode, err, sizeof(err)) == 0,
+		      "%s", err);
+}
+
+/* "" when PATH is missing; the caller frees. */
+static char *slurp(const char *path, size_t *len)
+{
+	char err[256], *data = NULL;
+	size_t n = 0;
+	int rc = fs_read_all(path, 1 << 20, &data, &n, err, sizeof(err));
+
+	ck_assert_msg(rc >= 0, "%s", err);
+	if (len)
+		*len = n;
+	return rc == 1 ? strdup("") : data;
+}
+
+static void setup(void)
+{
+	char err[256];
+	struct timeval tv = clock_tv_ms(20);
+
+	snprintf(dir, sizeof(dir), "/tmp/vigil-nginx-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/upstream.conf", dir);
+	snprintf(calls, sizeof(calls), "%s/calls.log", dir);
+	snprintf(script, sizeof(script), "%s/rec.sh", dir);
+	{
+		char body[1024];
+
+		/* rec.sh TAG STATUS: note TAG, say something on both streams, exit STATUS. */
+		snprintf(body, sizeof(body),
+			 "#!/bin/sh\necho \"$1\" >> '%s'\n"
+			 "echo \"$1: first line of trouble\"\necho \"$1: second line\" >&2\n"
+			 "exit \"$2\"\n", calls);
+		write_text(script, body, 0755);
+	}
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	runner = child_runner_new(base, err, sizeof(err));
+	ck_assert_msg(runner != NULL, "%s", err);
+	/* A heartbeat so EVLOOP_ONCE returns and deadlines are checked. */
+	tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+	ck_assert_int_eq(event_add(tick, &tv), 0);
+	env.base = base;
+	env.children = runner;
+}
+
+static void teardown(void)
+{
+	event_free(tick);
+	child_runner_free(runner);
+	event_base_free(base);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void on_done(void *arg, bool ok, const char *error)
+{
+	struct outcome *o = arg;
+
+	ck_assert_msg(!inside_apply, "callback ran inside balancer_apply");
+	o->done = true;
+	o->ok = ok;
+	o->calls++;
+	snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
+}
+
+static struct conf_balancer job_conf(char **check, char **reload)
+{
+	struct conf_balancer c = render_conf(CONF_STANDBY_BACKUP, NULL);
+
+	c.file = file;
+	c.check = check;
+	c.reload = reload;
+	c.timeout_ms = 5000;
+	return c;
+}
+
+static void run_loop(const bool *flag, uint64_t ms)
+{
+	uint64_t end = clock_mono_ms() + ms;
+
+	while (!*flag && clock_mono_ms() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+/* Apply through a fresh balancer and wait for the outcome. */
+static struct outcome apply(const struct conf_balancer *c, size_t primary)
+{
+	struct outcome o = { 0 };
+	char err[256];
+	struct balancer *b = balancer_new(&env, c, err, sizeof(err));
+
+	ck_assert_msg(b != NULL, "%s", err);
+	ck_assert_str_eq(balancer_describe(b), "nginx:web_backend");
+	inside_apply = true;
+	ck_assert_msg(balancer_apply(b, &web, primary, on_done, &o, err, sizeof(err)) == 0,
+		      "%s", err);
+	inside_apply = false;
+	ck_assert(balancer_busy(b));
+	run_loop(&o.done, 10000);
+	ck_assert_msg(o.done, "apply did not finish");
+	ck_assert(!balancer_busy(b));
+	/* Let a stray second callback show itself. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(o.calls, 1);
+	balancer_free(b);
+	return o;
+}
+
+static void assert_file(const char *expect, size_t len)
+{
+	size_t n;
+	char *got = slurp(file, &n);
+
+	ck_assert_uint_eq(n, len);
+	ck_assert_mem_eq(got, expect, len);
+	free(got);
+}
+
+static void assert_calls(const char *expect)
+{
+	char *got = slurp(calls, NULL);
+
+	ck_assert_str_eq(got, expect);
+	free(got);
+}
+
+static const char rendered_a[] =
+	"# Managed by vigil: do not edit. Cluster web, primary a.\n"
+	"upstream web_backend {\n"
+	"    server 127.0.0.1:8081;          # a primary\n"
+	"    server 127.0.0.1:8082 backup;   # b standby\n"
+	"}\n";
+static const char rendered_b[] =
+	"# Managed by vigil: do not edit. Cluster web, primary b.\n"
+	"upstream web_backend {\n"
+	"    server 127.0.0.1:8081 backup;   # a standby\n"
+	"    server 127.0.0.1:8082;          # b primary\n"
+	"}\n";
+/* Previous content with bytes a text round trip could lose. */
+static const char previous[] = "# hand-made\r\nupstream web_backend { server x:1; }\0\xff\n";
+#define PREVIOUS_LEN (sizeof(previous) - 1)
+
+static void write_previous(void)
+{
+	char err[256];
+
+	ck_assert(fs_write_atomic(file, previous, PREVIOUS_LEN, 0644, err, sizeof(err)) == 0);
+}
+
+START_TEST(apply_true_true)
+{
+	char *check[] = { (char *)"/bin/true", NULL }, *reload[] = { (char *)"true", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o;
+	struct stat st;
+
+	write_previous();
+	o = apply(&c, 1);
+	ck_assert_msg(o.ok, "%s", o.error);
+	assert_file(rendered_b, strlen(rendered_b));
+	ck_assert_int_eq(stat(file, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0644);
+}
+END_TEST
+
+START_TEST(apply_success_runs_reload_once)
+{
+	char *check[] = { script, (char *)"check", (char *)"0", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o;
+
+	o = apply(&c, 0);
+	ck_assert_msg(o.ok, "%s", o.error);
+	assert_file(rendered_a, strlen(rendered_a));
+	assert_calls("check\nreload\n");
+}
+END_TEST
+
+START_TEST(check_false_keeps_previous)
+{
+	char *check[] = { (char *)"/bin/false", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o;
+
+	write_previous();
+	o = apply(&c, 1);
+	ck_assert(!o.ok);
+	ck_assert_str_eq(o.error, "nginx check failed: exit 1");
+	assert_file(previous, PREVIOUS_LEN);
+	assert_calls("");
+}
+END_TEST
+
+START_TEST(check_failure_reports_output)
+{
+	char *check[] = { script, (char *)"check", (char *)"1", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o;
+
+	write_previous();
+	o = apply(&c, 0);
+	ck_assert(!o.ok);
+	ck_assert_str_eq(o.error, "nginx check failed: exit 1: "
+			 "check: first line of trouble; check: second line");
+	assert_file(previous, PREVIOUS_LEN);
+	assert_calls("check\n");
+	ck_assert_int_eq(access(file, F_OK), 0);
+}
+END_TEST
+
+START_TEST(check_failure_without_previous_removes_file)
+{
+	char *check[] = { script, (char *)"check", (char *)"1", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o;
+
+	o = apply(&c, 0);
+	ck_assert(!o.ok);
+	ck_assert_int_eq(access(file, F_OK), -1);
+	assert_calls("check\n");
+}
+END_TEST
+
+START_TEST(reload_failure_restores_previous)
+{
+	char *check[] = { script, (char *)"check", (char *)"0", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"3", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o;
+
+	write_previous();
+	o = apply(&c, 1);
+	ck_assert(!o.ok);
+	ck_assert_msg(strncmp(o.error, "nginx reload failed: exit 3: reload: first", 42) == 0,
+		      "%s", o.error);
+	assert_file(previous, PREVIOUS_LEN);
+	assert_calls("check\nreload\n");
+}
+END_TEST
+
+START_TEST(check_timeout_and_missing_command)
+{
+	char *sleepy[] = { (char *)"/bin/sleep", (char *)"5", NULL };
+	char *missing[] = { (char *)"/nonexistent/nginx", (char *)"-t", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	struct conf_balancer c = job_conf(sleepy, reload);
+	struct outcome o;
+	uint64_t start = clock_mono_ms();
+
+	write_previous();
+	c.timeout_ms = 150;
+	o = apply(&c, 1);
+	ck_assert(!o.ok);
+	ck_assert_msg(strncmp(o.error, "nginx check failed: timed out after", 35) == 0,
+		      "%s", o.error);
+	ck_assert_uint_lt(clock_mono_ms() - start, 3000);
+	assert_file(previous, PREVIOUS_LEN);
+
+	c.check = missing;
+	o = apply(&c, 1);
+	ck_assert(!o.ok);
+	ck_assert_msg(strstr(o.error, "exit 127") && strstr(o.error, "/nonexistent/nginx"),
+		      "%s", o.error);
+	assert_file(previous, PREVIOUS_LEN);
+	assert_calls("");
+}
+END_TEST
+
+START_TEST(busy_and_cancel_restore)
+{
+	char *check[] = { (char *)"/bin/sleep", (char *)"5", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o = { 0 }, o2 = { 0 };
+	char err[256];
+	struct balancer *b = balancer_new(&env, &c, err, sizeof(err));
+
+	ck_assert_ptr_nonnull(b);
+	write_previous();
+	ck_assert_int_eq(balancer_apply(b, &web, 1, on_done, &o, err, sizeof(err)), 0);
+	assert_file(rendered_b, strlen(rendered_b));
+	ck_assert_int_eq(balancer_apply(b, &web, 0, on_done, &o2, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "busy"));
+	ck_assert_uint_eq(child_runner_active(runner), 1);
+	/* Shutdown mid-check: the child dies, the old file comes back, no callback. */
+	balancer_free(b);
+	ck_assert_uint_eq(child_runner_active(runner), 0);
+	assert_file(previous, PREVIOUS_LEN);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert(!o.done && !o2.done);
+	assert_calls("");
+}
+END_TEST
+
+START_TEST(spawn_error_is_deferred_and_rolled_back)
+{
+	char *check[] = { (char *)"/bin/true", NULL }, *reload[] = { (char *)"/bin/true", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct rlimit rl, saved;
+	int lowest = dup(0);
+
+	/* Leave room for exactly one new fd: enough for file I/O, not for a pipe. */
+	ck_assert_int_ge(lowest, 0);
+	close(lowest);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	saved = rl;
+	rl.rlim_cur = (rlim_t)lowest + 1;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	write_previous();
+	{
+		struct outcome o = apply(&c, 0);
+
+		ck_assert(!o.ok);
+		ck_assert_msg(strstr(o.error, "nginx check failed: cannot start /bin/true"),
+			      "%s", o.error);
+	}
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_file(previous, PREVIOUS_LEN);
+}
+END_TEST
+
+START_TEST(balancer_rejects_bad_input)
+{
+	char *check[] = { (char *)"/bin/true", NULL }, *reload[] = { (char *)"/bin/true", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o = { 0 };
+	char err[256] = "";
+	struct balancer *b;
+
+	c.type = (enum conf_balancer_type)7;
+	ck_assert_ptr_null(balancer_new(&env, &c, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "unknown type"));
+	c = job_conf(check, NULL);
+	ck_assert_ptr_null(balancer_new(&env, &c, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "reload"));
+
+	c = job_conf(check, reload);
+	b = balancer_new(&env, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(balancer_apply(b, &web, 2, on_done, &o, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "out of range"));
+	ck_assert(!balancer_busy(b));
+	ck_assert_int_eq(access(file, F_OK), -1);
+	balancer_free(b);
+	balancer_free(NULL);
+	ck_assert(!o.done);
+}
+END_TEST
+
+/* ---- real nginx -t ---- */
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void write_nginx_conf(const char *conf_path)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+		 "pid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\nhttp {\n"
+		 "    access_log off;\n    client_body_temp_path %s/body;\n"
+		 "    proxy_temp_path %s/proxy;\n    fastcgi_temp_path %s/fastcgi;\n"
+		 "    uwsgi_temp_path %s/uwsgi;\n    scgi_temp_path %s/scgi;\n"
+		 "    include %s;\n"
+		 "    server { listen 127.0.0.1:%d; location / { proxy_pass http://web_backend; } }\n"
+		 "}\n", dir, dir, dir, dir, dir, dir, dir, file, free_port());
+	write_text(conf_path, text, 0644);
+}
+
+START_TEST(real_nginx_check)
+{
+	char conf_path[320], elog[320];
+	char *check[] = { (char *)NGINX_BIN, (char *)"-t", (char *)"-q", (char *)"-p", dir,
+			  (char *)"-e", elog, (char *)"-c", conf_path, NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct outcome o;
+
+	if (access(NGINX_BIN, X_OK) != 0) {
+		fprintf(stderr, "skipped: %s not found\n", NGINX_BIN);
+		return;
+	}
+	snprintf(conf_path, sizeof(conf_path), "%s/nginx.conf", dir);
+	snprintf(elog, sizeof(elog), "%s/error.log", dir);
+	write_nginx_conf(conf_path);
+
+	o = apply(&c, 0);
+	ck_assert_msg(o.ok, "%s", o.error);
+	assert_file(rendered_a, strlen(rendered_a));
+	assert_calls("reload\n");
+
+	/* nginx rejects this option: the checked file from before must stay. */
+	c.server_options = (char *)"max_fails=abc";
+	o = apply(&c, 1);
+	ck_assert(!o.ok);
+	ck_assert_msg(strncmp(o.error, "nginx check failed: exit 1: ", 28) == 0, "%s", o.error);
+	ck_assert_msg(strstr(o.error, "max_fails=abc"), "%s", o.error);
+	assert_file(rendered_a, strlen(rendered_a));
+	assert_calls("reload\n");
+}
+END_TEST
+
+static Suite *nginx_suite(void)
+{
+	Suite *s = suite_create("nginx");
+	TCase *render = tcase_create("render"), *job = tcase_create("apply");
+
+	tcase_add_test(render, render_backup);
+	tcase_add_test(render, render_out_and_second_primary);
+	tcase_add_test(render, render_ipv6_and_options);
+	suite_add_tcase(s, render);
+
+	tcase_add_checked_fixture(job, setup, teardown);
+	tcase_set_timeout(job, 30);
+	tcase_add_test(job, apply_true_true);
+	tcase_add_test(job, apply_success_runs_reload_once);
+	tcase_add_test(job, check_false_keeps_previous);
+	tcase_add_test(job, check_failure_reports_output);
+	tcase_add_test(job, check_failure_without_previous_removes_file);
+	tcase_add_test(job, reload_failure_restores_previous);
+	tcase_add_test(job, check_timeout_and_missing_command);
+	tcase_add_test(job, busy_and_cancel_restore);
+	tcase_add_test(job, spawn_error_is_deferred_and_rolled_back);
+	tcase_add_test(job, balancer_rejects_bad_input);
+	tcase_add_test(job, real_nginx_check);
+	suite_add_tcase(s, job);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(nginx_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
