@@ -1,0 +1,275 @@
+/*
+ * monitor/cluster.c — a cluster at run time: schedule every observer's
+ * probe, fold results into rise/fall, combine observers into node health,
+ * and after every change ask decide() (see cluster.h).
+ */
+#include "monitor/cluster.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "monitor/decide.h"
+#include "monitor/event.h"
+#include "monitor/failover.h"
+#include "monitor/state_file.h"
+
+static void obs_run(evutil_socket_t fd, short what, void *arg);
+
+static uint64_t jitter(uint64_t max_ms)
+{
+	return max_ms ? (uint64_t)random() % (max_ms + 1) : 0;
+}
+
+static void obs_schedule(struct mon_observer *o, uint64_t delay_ms)
+{
+	struct timeval tv = clock_tv_ms(delay_ms);
+
+	evtimer_add(o->timer, &tv);
+}
+
+void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out)
+{
+	for (size_t i = 0; i < cl->conf->n_nodes; i++)
+		out[i] = cl->nodes[i].health;
+}
+
+void cluster_evaluate(struct mon_cluster *cl)
+{
+	enum health_state h[CONF_MAX_NODES];
+	struct decide_input in;
+	struct decision d;
+	struct mon_event_info ev = { 0 };
+
+	cluster_health_vector(cl, h);
+	in = (struct decide_input){ h, cl->conf->n_nodes, cl->primary, cl->job != NULL, cl->held };
+	d = decide(&in);
+	if (h[cl->primary] == HEALTH_UP)
+		cl->no_candidate_alerted = false;
+	switch (d.verdict) {
+	case DECIDE_FAILOVER:
+		failover_begin(cl, d.target, d.reason, false);
+		break;
+	case DECIDE_NO_CANDIDATE:
+		if (cl->no_candidate_alerted)
+			break;
+		cl->no_candidate_alerted = true;
+		ev.event = "no_candidate";
+		ev.old_primary = cl->nodes[cl->primary].conf->name;
+		ev.reason = d.reason;
+		mon_event(cl, VLOG_ERR, &ev);
+		break;
+	case DECIDE_NOTHING:
+		break;
+	}
+}
+
+/* Recombine a node's observers; emit node_up/node_down on a change. */
+static bool node_update(struct mon_cluster *cl, size_t idx)
+{
+	struct mon_node *n = &cl->nodes[idx];
+	size_t np = cl->conf->n_probes;
+	enum health_state obs[CONF_MAX_PROBES], before = n->health;
+	struct mon_event_info ev = { 0 };
+
+	for (size_t p = 0; p < np; p++)
+		obs[p] = cl->obs[idx * np + p].health.state;
+	n->health = health_combine(obs, np);
+	if (n->health == before)
+		return false;
+	clock_iso8601(n->since, sizeof(n->since));
+	ev.node = n->conf->name;
+	ev.detail = n->has_last ? n->last.detail : NULL;
+	if (n->health == HEALTH_DOWN) {
+		ev.event = "node_down";
+		ev.reason = "fall threshold reached";
+		mon_event(cl, VLOG_WARNING, &ev);
+	} else if (n->health == HEALTH_UP) {
+		ev.event = "node_up";
+		ev.reason = "rise threshold reached";
+		mon_event(cl, VLOG_NOTICE, &ev);
+	}
+	return true;
+}
+
+static void obs_done(void *arg, const struct probe_result *res)
+{
+	struct mon_observer *o = arg;
+	struct mon_cluster *cl = o->cl;
+	uint64_t elapsed = clock_mono_ms() - o->started_ms;
+	uint64_t interval = o->conf->interval_ms;
+
+	cl->nodes[o->node].last = *res;
+	cl->nodes[o->node].has_last = true;
+	if (health_feed(&o->health, res->ok))
+		vlog(VLOG_DEBUG, "monitor", "observer changed", "cluster", cl->conf->name,
+		     "node", cl->nodes[o->node].conf->name, "probe", probe_type_name(o->conf->type),
+		     "health", health_state_name(o->health.state), "detail", res->detail, NULL);
+	/* Schedule before deciding: a failover must never stop the probing. */
+	obs_schedule(o, (elapsed < interval ? interval - elapsed : 0) + jitter(o->conf->jitter_ms));
+	if (node_update(cl, o->node))
+		cluster_evaluate(cl);
+}
+
+static void obs_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct mon_observer *o = arg;
+
+	(void)fd;
+	(void)what;
+	o->started_ms = clock_mono_ms();
+	if (probe_start(o->probe, obs_done, o) < 0)
+		obs_schedule(o, o->conf->interval_ms); /* still running: try next interval */
+}
+
+static int obs_init(struct mon_cluster *cl, struct mon_observer *o, size_t node, size_t p,
+		    char *err, size_t errlen)
+{
+	struct probe_env penv = { cl->env.base, cl->env.curl, cl->env.children };
+
+	o->cl = cl;
+	o->node = node;
+	o->conf = &cl->conf->probes[p];
+	health_init(&o->health, o->conf->rise, o->conf->fall);
+	o->timer = evtimer_new(cl->env.base, obs_run, o);
+	if (!o->timer) {
+		snprintf(err, errlen, "create probe timer: out of memory");
+		return -1;
+	}
+	o->probe = probe_new(&penv, o->conf, &cl->conf->nodes[node], cl->conf->name, err, errlen);
+	return o->probe ? 0 : -1;
+}
+
+static int cluster_init_actions(struct mon_cluster *cl, char *err, size_t errlen)
+{
+	struct act_env aenv = { cl->env.base, cl->env.children };
+
+	cl->balancers = calloc(cl->conf->n_balancers ? cl->conf->n_balancers : 1,
+			       sizeof(*cl->balancers));
+	if (!cl->balancers) {
+		snprintf(err, errlen, "cluster %s: out of memory", cl->conf->name);
+		return -1;
+	}
+	for (size_t i = 0; i < cl->conf->n_balancers; i++) {
+		cl->balancers[i] = balancer_new(&aenv, &cl->conf->balancers[i], err, errlen);
+		if (!cl->balancers[i])
+			return -1;
+	}
+	cl->alerter = alerter_new(cl->env.base, cl->env.curl, cl->conf->alerts,
+				  cl->conf->n_alerts, err, errlen);
+	return cl->alerter ? 0 : -1;
+}
+
+struct mon_cluster *cluster_new(const struct mon_env *env, const struct conf_cluster *conf,
+				char *err, size_t errlen)
+{
+	struct mon_cluster *cl = calloc(1, sizeof(*cl));
+	size_t np = conf->n_probes;
+
+	if (!cl) {
+		snprintf(err, errlen, "cluster %s: out of memory", conf->name);
+		return NULL;
+	}
+	cl->conf = conf;
+	cl->env = *env;
+	cl->n_obs = conf->n_nodes * np;
+	cl->nodes = calloc(conf->n_nodes, sizeof(*cl->nodes));
+	cl->obs = calloc(cl->n_obs ? cl->n_obs : 1, sizeof(*cl->obs));
+	if (!cl->nodes || !cl->obs) {
+		snprintf(err, errlen, "cluster %s: out of memory", conf->name);
+		goto fail;
+	}
+	for (size_t i = 0; i < conf->n_nodes; i++) {
+		cl->nodes[i].conf = &conf->nodes[i];
+		cl->nodes[i].health = HEALTH_UNKNOWN;
+		clock_iso8601(cl->nodes[i].since, sizeof(cl->nodes[i].since));
+		if (conf->nodes[i].role == CONF_ROLE_PRIMARY)
+			cl->primary = i;
+		for (size_t p = 0; p < np; p++)
+			if (obs_init(cl, &cl->obs[i * np + p], i, p, err, errlen) < 0)
+				goto fail;
+	}
+	if (cluster_init_actions(cl, err, errlen) < 0)
+		goto fail;
+	return cl;
+fail:
+	cluster_free(cl);
+	return NULL;
+}
+
+/* Roles recovered from state_dir win over the config's: a restart must not undo a failover. */
+static void cluster_recover(struct mon_cluster *cl)
+{
+	struct mon_saved_state st;
+	char err[512];
+	int rc, idx;
+
+	rc = state_file_load(cl->env.state_dir, cl->conf->name, &st, err, sizeof(err));
+	if (rc == 1)
+		return;
+	if (rc < 0) {
+		vlog(VLOG_ERR, "monitor", "cannot read saved roles; using the config's",
+		     "cluster", cl->conf->name, "error", err, NULL);
+		return;
+	}
+	cl->epoch = st.epoch;
+	idx = conf_cluster_find_node(cl->conf, st.primary);
+	if (idx < 0) {
+		vlog(VLOG_WARNING, "monitor", "saved primary is not in the config; using the config's",
+		     "cluster", cl->conf->name, "saved_primary", st.primary, NULL);
+		return;
+	}
+	if ((size_t)idx != cl->primary)
+		vlog(VLOG_NOTICE, "monitor", "recovered primary from state", "cluster",
+		     cl->conf->name, "primary", st.primary, NULL);
+	cl->primary = (size_t)idx;
+}
+
+void cluster_start(struct mon_cluster *cl)
+{
+	cluster_recover(cl);
+	failover_reroute(cl, "start-up: render current roles");
+	/* Spread first runs over one interval so N targets do not fire at once. */
+	for (size_t i = 0; i < cl->n_obs; i++)
+		obs_schedule(&cl->obs[i], jitter(cl->obs[i].conf->interval_ms));
+}
+
+void cluster_free(struct mon_cluster *cl)
+{
+	if (!cl)
+		return;
+	failover_abort(cl);
+	for (size_t i = 0; cl->obs && i < cl->n_obs; i++) {
+		probe_free(cl->obs[i].probe);
+		if (cl->obs[i].timer)
+			event_free(cl->obs[i].timer);
+	}
+	for (size_t i = 0; cl->balancers && i < cl->conf->n_balancers; i++)
+		balancer_free(cl->balancers[i]);
+	alerter_free(cl->alerter);
+	free(cl->balancers);
+	free(cl->obs);
+	free(cl->nodes);
+	free(cl);
+}
+
+const char *cluster_state_name(const struct mon_cluster *cl)
+{
+	enum health_state ph = cl->nodes[cl->primary].health;
+
+	if (cl->job == &cl->fo)
+		return "failing_over";
+	if (cl->held)
+		return "failed";
+	if (ph == HEALTH_DOWN)
+		return "down";
+	if (ph == HEALTH_UNKNOWN)
+		return "starting";
+	for (size_t i = 0; i < cl->conf->n_nodes; i++)
+		if (i != cl->primary && cl->nodes[i].health != HEALTH_UP)
+			return "degraded";
+	return "healthy";
+}

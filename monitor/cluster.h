@@ -1,0 +1,104 @@
+/*
+ * monitor/cluster.h — one watched cluster at run time: its nodes, their
+ * observers (one probe + one rise/fall counter each), the current roles,
+ * and the action job in flight.  cluster.c feeds probe results into health
+ * and asks decide(); failover.c runs what was decided.
+ *
+ * A cluster lives for one config generation: a reload frees it (cancelling
+ * every probe, so no stale result can arrive) and builds a new one.
+ */
+#ifndef VIGIL_MONITOR_CLUSTER_H
+#define VIGIL_MONITOR_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actions/alert.h"
+#include "actions/balancer.h"
+#include "actions/hooks.h"
+#include "conf/config.h"
+#include "monitor/health.h"
+#include "probes/probe.h"
+
+struct event;
+struct mon_cluster;
+
+/* What a cluster needs from the daemon; all owned by the daemon. */
+struct mon_env {
+	struct event_base *base;
+	struct curl_loop *curl;
+	struct child_runner *children;
+	const char *state_dir;
+	/* Called when a cluster's action job ends (the daemon may reload then). */
+	void (*idle)(void *arg);
+	void *idle_arg;
+};
+
+struct mon_observer {
+	struct mon_cluster *cl;
+	size_t node;
+	const struct conf_probe *conf;
+	struct probe *probe;
+	struct health health;
+	struct event *timer;
+	uint64_t started_ms;
+};
+
+struct mon_node {
+	const struct conf_node *conf;
+	enum health_state health;
+	char since[40];          /* wall time of the last health change */
+	struct probe_result last;
+	bool has_last;
+};
+
+enum fo_result { FO_NONE, FO_RUNNING, FO_OK, FO_FAILED };
+
+/* One action job (a failover, or a render of the current roles), as status reports it. */
+struct mon_failover {
+	enum fo_result result;
+	uint64_t epoch;
+	size_t from, to;
+	bool manual;
+	char reason[160];
+	char error[512];
+	char started[40];
+	char finished[40];
+	/* progress of the job in flight */
+	struct hook_job *hook;
+	size_t balancers_pending;
+	bool balancers_failed;
+};
+
+struct mon_cluster {
+	const struct conf_cluster *conf;
+	struct mon_env env;
+	struct mon_node *nodes;        /* conf->n_nodes */
+	struct mon_observer *obs;      /* n_nodes * conf->n_probes, node-major */
+	size_t n_obs;
+	struct balancer **balancers;   /* conf->n_balancers */
+	struct alerter *alerter;
+	size_t primary;
+	uint64_t epoch;
+	bool held;                     /* a failover failed: wait for the operator */
+	bool no_candidate_alerted;     /* one alert per primary-down episode */
+	struct mon_failover fo;        /* the last failover */
+	struct mon_failover render;    /* the last start-up/reload render */
+	struct mon_failover *job;      /* &fo or &render while busy, else NULL */
+};
+
+struct mon_cluster *cluster_new(const struct mon_env *env, const struct conf_cluster *conf,
+				char *err, size_t errlen);
+/* Recover roles from state_dir, render the balancers, start probing. */
+void cluster_start(struct mon_cluster *cl);
+void cluster_free(struct mon_cluster *cl);
+
+/* Ask decide() what to do now and start it (after any health change). */
+void cluster_evaluate(struct mon_cluster *cl);
+/* Health of each node, in config order, for decide(). */
+void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out);
+/* "starting", "healthy", "degraded", "down", "failing_over", "failed". */
+const char *cluster_state_name(const struct mon_cluster *cl);
+
+#endif

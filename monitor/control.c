@@ -1,0 +1,305 @@
+/* monitor/control.c — the control API on a unix socket (see control.h). */
+#include "monitor/control.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "monitor/daemon.h"
+#include "monitor/failover.h"
+#include "monitor/status.h"
+
+#define CONTROL_MAX_BODY 65536
+
+struct control {
+	struct evhttp *http;
+	struct mon_daemon *d;
+	char *path;
+};
+
+static void reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (!buf || !text) {
+		free(text);
+		if (buf)
+			evbuffer_free(buf);
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add_printf(buf, "%s\n", text);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evhttp_send_reply(req, code, NULL, buf);
+	evbuffer_free(buf);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *msg)
+{
+	reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+/* Parse the body as a JSON object whose fields are all strings named in allowed. */
+static json_t *read_body(struct evhttp_request *req, const char *const *allowed,
+			 char *err, size_t errlen)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in), i;
+	json_error_t jerr;
+	const char *key;
+	json_t *obj, *val;
+
+	if (len == 0)
+		return json_object();
+	obj = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &jerr);
+	if (!obj) {
+		snprintf(err, errlen, "body is not valid JSON: %s", jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		snprintf(err, errlen, "body must be a JSON object");
+		goto fail;
+	}
+	json_object_foreach(obj, key, val) {
+		for (i = 0; allowed[i] && strcmp(allowed[i], key) != 0; i++)
+			;
+		if (!allowed[i]) {
+			snprintf(err, errlen, "unknown field '%s'", key);
+			goto fail;
+		}
+		if (!json_is_string(val) || json_string_length(val) == 0) {
+			snprintf(err, errlen, "field '%s' must be a non-empty string", key);
+			goto fail;
+		}
+	}
+	return obj;
+fail:
+	json_decref(obj);
+	return NULL;
+}
+
+static void handle_failover(struct control *c, struct evhttp_request *req,
+			    struct mon_cluster *cl)
+{
+	static const char *const allowed[] = { "to", NULL };
+	char err[512];
+	json_t *body;
+	const char *to;
+	uint64_t epoch;
+	int code = 400;
+
+	body = read_body(req, allowed, err, sizeof(err));
+	if (!body) {
+		reply_error(req, 400, err);
+		return;
+	}
+	to = json_string_value(json_object_get(body, "to"));
+	vlog(VLOG_NOTICE, "control", "failover requested", "cluster", cl->conf->name,
+	     "to", to ? to : "(any up standby)", NULL);
+	if (failover_request(cl, to, &epoch, err, sizeof(err), &code) < 0) {
+		json_decref(body);
+		reply_error(req, code, err);
+		return;
+	}
+	json_decref(body);
+	(void)c;
+	reply_json(req, 202, json_pack("{s:s, s:I, s:s, s:s, s:s}", "cluster", cl->conf->name,
+				       "epoch", (json_int_t)epoch,
+				       "from", cl->nodes[cl->fo.from].conf->name,
+				       "to", cl->nodes[cl->fo.to].conf->name,
+				       "result", cl->fo.result == FO_RUNNING ? "running"
+					       : cl->fo.result == FO_OK ? "ok" : "failed"));
+}
+
+/* /v1/clusters/NAME[/ACTION] */
+static void route_cluster(struct control *c, struct evhttp_request *req, const char *rest,
+			  enum evhttp_cmd_type method)
+{
+	char name[256];
+	const char *slash = strchr(rest, '/');
+	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+	struct mon_cluster *cl;
+
+	if (len == 0 || len >= sizeof(name)) {
+		reply_error(req, 404, "no such resource");
+		return;
+	}
+	memcpy(name, rest, len);
+	name[len] = '\0';
+	cl = daemon_find_cluster(c->d, name);
+	if (!cl) {
+		char msg[320];
+
+		snprintf(msg, sizeof(msg), "no cluster named '%s'", name);
+		reply_error(req, 404, msg);
+		return;
+	}
+	if (!slash) {
+		if (method != EVHTTP_REQ_GET)
+			reply_error(req, 405, "use GET");
+		else
+			reply_json(req, 200, status_cluster_json(cl));
+	} else if (strcmp(slash, "/failover") == 0) {
+		if (method != EVHTTP_REQ_POST)
+			reply_error(req, 405, "use POST");
+		else
+			handle_failover(c, req, cl);
+	} else {
+		reply_error(req, 404, "no such resource");
+	}
+}
+
+static void handle_request(struct evhttp_request *req, void *arg)
+{
+	struct control *c = arg;
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct mon_cluster *const *cls;
+	size_t n;
+
+	if (!path) {
+		reply_error(req, 400, "bad request URI");
+	} else if (strcmp(path, "/v1/status") == 0) {
+		if (method != EVHTTP_REQ_GET) {
+			reply_error(req, 405, "use GET");
+			return;
+		}
+		n = daemon_clusters(c->d, &cls);
+		reply_json(req, 200, status_json(cls, n));
+	} else if (strncmp(path, "/v1/clusters/", 13) == 0) {
+		route_cluster(c, req, path + 13, method);
+	} else {
+		reply_error(req, 404, "no such resource");
+	}
+}
+
+/* Refuse to steal the socket of a running daemon; remove a stale one. */
+static int clear_stale_socket(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "stat %s: %s", path,
+						       strerror(errno)), -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "control socket %s exists and is not a socket", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "control socket %s is in use: is another vigil running?", path);
+		return -1;
+	}
+	if (unlink(path) < 0) {
+		snprintf(err, errlen, "remove stale %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int listen_unix(const char *path, int mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)];
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (fs_mkdir_p(dirname(dir), 0755, err, errlen) < 0 ||
+	    clear_stale_socket(path, err, errlen) < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Created owner-only, then widened to the configured mode: never briefly open. */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, (mode_t)mode) < 0 ||
+	    listen(fd, 64) < 0) {
+		snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
+		umask(old);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
+
+struct control *control_new(struct event_base *base, struct mon_daemon *d, const char *path,
+			    int mode, char *err, size_t errlen)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	int fd;
+
+	if (!c || !(c->path = strdup(path)) || !(c->http = evhttp_new(base))) {
+		snprintf(err, errlen, "control: out of memory");
+		goto fail;
+	}
+	c->d = d;
+	fd = listen_unix(path, mode, err, errlen);
+	if (fd < 0) {
+		free(c->path);
+		c->path = NULL; /* not ours to unlink */
+		goto fail;
+	}
+	if (evhttp_accept_socket(c->http, fd) < 0) {
+		close(fd);
+		snprintf(err, errlen, "control: cannot accept on %s", path);
+		goto fail;
+	}
+	evhttp_set_max_body_size(c->http, CONTROL_MAX_BODY);
+	evhttp_set_timeout(c->http, 10);
+	/* Every method reaches handle_request, so even a wrong one gets a JSON error. */
+	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+					      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+					      EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(c->http, handle_request, c);
+	return c;
+fail:
+	control_free(c);
+	return NULL;
+}
+
+void control_free(struct control *c)
+{
+	if (!c)
+		return;
+	if (c->http)
+		evhttp_free(c->http);
+	if (c->path)
+		unlink(c->path);
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,245 @@
+/*
+ * monitor/daemon.c — the daemon's life: build the shared loop objects, run
+ * the clusters of the current config generation, reload on SIGHUP, stop on
+ * SIGTERM/SIGINT (see daemon.h).
+ *
+ * A reload builds and validates a whole new config; a bad one is logged
+ * with every error and the old one keeps running.  A reload that arrives
+ * while a failover runs waits for it to finish: a job is never cut short
+ * by a config change.
+ */
+#include "monitor/daemon.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/child.h"
+#include "common/curl_loop.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "monitor/control.h"
+
+struct mon_daemon {
+	struct event_base *base;
+	struct curl_loop *curl;
+	struct child_runner *children;
+	struct control *control;
+	struct event *sig_term, *sig_int, *sig_hup, *deferred;
+	const char *config_path;
+	struct config *cfg;
+	struct mon_cluster **clusters;
+	size_t n_clusters;
+	struct config *pending; /* validated new config waiting for jobs to end */
+	unsigned generation;
+};
+
+size_t daemon_clusters(const struct mon_daemon *d, struct mon_cluster *const **out)
+{
+	*out = d->clusters;
+	return d->n_clusters;
+}
+
+struct mon_cluster *daemon_find_cluster(const struct mon_daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_clusters; i++)
+		if (strcmp(d->clusters[i]->conf->name, name) == 0)
+			return d->clusters[i];
+	return NULL;
+}
+
+static void free_clusters(struct mon_cluster **cls, size_t n)
+{
+	for (size_t i = 0; cls && i < n; i++)
+		cluster_free(cls[i]);
+	free(cls);
+}
+
+static void cluster_idle(void *arg)
+{
+	struct mon_daemon *d = arg;
+
+	/* Never swap clusters from inside one of their callbacks: defer. */
+	if (d->pending)
+		event_active(d->deferred, 0, 0);
+}
+
+static struct mon_cluster **build_clusters(struct mon_daemon *d, const struct config *cfg,
+					   char *err, size_t errlen)
+{
+	struct mon_env env = { d->base, d->curl, d->children, cfg->state_dir, cluster_idle, d };
+	struct mon_cluster **cls = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*cls));
+
+	if (!cls) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n_clusters; i++) {
+		cls[i] = cluster_new(&env, &cfg->clusters[i], err, errlen);
+		if (!cls[i]) {
+			free_clusters(cls, i);
+			return NULL;
+		}
+	}
+	return cls;
+}
+
+static bool any_busy(const struct mon_daemon *d)
+{
+	for (size_t i = 0; i < d->n_clusters; i++)
+		if (d->clusters[i]->job)
+			return true;
+	return false;
+}
+
+/* Swap in d->pending if no job runs; otherwise cluster_idle calls back later. */
+static void apply_pending(struct mon_daemon *d)
+{
+	struct mon_cluster **cls;
+	char err[512], gen[16];
+
+	if (!d->pending || any_busy(d))
+		return;
+	if (fs_mkdir_p(d->pending->state_dir, 0700, err, sizeof(err)) < 0 ||
+	    !(cls = build_clusters(d, d->pending, err, sizeof(err)))) {
+		vlog(VLOG_ERR, "daemon", "config reload failed; keeping the old config",
+		     "error", err, NULL);
+		config_free(d->pending);
+		d->pending = NULL;
+		return;
+	}
+	if (strcmp(d->pending->control.socket, d->cfg->control.socket) != 0)
+		vlog(VLOG_WARNING, "daemon", "control.socket changes need a restart; still on the old one",
+		     "socket", d->cfg->control.socket, NULL);
+	free_clusters(d->clusters, d->n_clusters);
+	config_free(d->cfg);
+	d->cfg = d->pending;
+	d->pending = NULL;
+	d->clusters = cls;
+	d->n_clusters = d->cfg->n_clusters;
+	d->generation++;
+	snprintf(gen, sizeof(gen), "%u", d->generation);
+	vlog(VLOG_NOTICE, "daemon", "config reloaded", "generation", gen, NULL);
+	for (size_t i = 0; i < d->n_clusters; i++)
+		cluster_start(d->clusters[i]);
+}
+
+static void on_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	apply_pending(arg);
+}
+
+static void reload(struct mon_daemon *d)
+{
+	struct conf_errors errs = { 0 };
+	struct config *cfg = NULL;
+
+	vlog(VLOG_NOTICE, "daemon", "SIGHUP: reloading config", "file", d->config_path, NULL);
+	if (conf_load(d->config_path, &cfg, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			vlog(VLOG_ERR, "daemon", "config reload rejected", "error", errs.msgs[i], NULL);
+		conf_errors_clear(&errs);
+		return;
+	}
+	config_free(d->pending);
+	d->pending = cfg;
+	if (any_busy(d))
+		vlog(VLOG_NOTICE, "daemon", "reload waits for the running failover to finish", NULL);
+	apply_pending(d);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct mon_daemon *d = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload(d);
+		return;
+	}
+	vlog(VLOG_NOTICE, "daemon", "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
+	event_base_loopexit(d->base, NULL);
+}
+
+static int daemon_setup(struct mon_daemon *d, char *err, size_t errlen)
+{
+	d->base = event_base_new();
+	if (!d->base) {
+		snprintf(err, errlen, "create event base: failed");
+		return -1;
+	}
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+	d->deferred = event_new(d->base, -1, 0, on_deferred, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->deferred ||
+	    evsignal_add(d->sig_term, NULL) < 0 || evsignal_add(d->sig_int, NULL) < 0 ||
+	    evsignal_add(d->sig_hup, NULL) < 0) {
+		snprintf(err, errlen, "install signal handlers: failed");
+		return -1;
+	}
+	if (fs_mkdir_p(d->cfg->state_dir, 0700, err, errlen) < 0)
+		return -1;
+	if (!(d->curl = curl_loop_new(d->base, err, errlen)) ||
+	    !(d->children = child_runner_new(d->base, err, errlen)))
+		return -1;
+	d->control = control_new(d->base, d, d->cfg->control.socket, d->cfg->control.mode,
+				 err, errlen);
+	if (!d->control)
+		return -1;
+	d->clusters = build_clusters(d, d->cfg, err, errlen);
+	if (!d->clusters)
+		return -1;
+	d->n_clusters = d->cfg->n_clusters;
+	return 0;
+}
+
+static void daemon_teardown(struct mon_daemon *d)
+{
+	free_clusters(d->clusters, d->n_clusters);
+	control_free(d->control);
+	child_runner_free(d->children);
+	curl_loop_free(d->curl);
+	if (d->sig_term)
+		event_free(d->sig_term);
+	if (d->sig_int)
+		event_free(d->sig_int);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	if (d->deferred)
+		event_free(d->deferred);
+	if (d->base)
+		event_base_free(d->base);
+	config_free(d->pending);
+	config_free(d->cfg);
+}
+
+int daemon_run(const char *config_path, struct config *cfg)
+{
+	struct mon_daemon d = { .config_path = config_path, .cfg = cfg, .generation = 1 };
+	char err[512];
+	int rc = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (daemon_setup(&d, err, sizeof(err)) < 0) {
+		vlog(VLOG_ERR, "daemon", "cannot start", "error", err, NULL);
+		rc = 1;
+	} else {
+		vlog(VLOG_NOTICE, "daemon", "started", "version", PACKAGE_VERSION, "config",
+		     config_path, "socket", cfg->control.socket, NULL);
+		for (size_t i = 0; i < d.n_clusters; i++)
+			cluster_start(d.clusters[i]);
+		if (event_base_dispatch(d.base) < 0) {
+			vlog(VLOG_ERR, "daemon", "event loop failed", NULL);
+			rc = 1;
+		}
+	}
+	daemon_teardown(&d);
+	if (rc == 0)
+		vlog(VLOG_NOTICE, "daemon", "stopped", NULL);
+	return rc;
+}

@@ -1,0 +1,212 @@
+/*
+ * monitor/failover.c — carry out a decided failover as one job on the loop
+ * (see failover.h).  Steps report back through callbacks; the job's record
+ * (cl->fo, or cl->render for a plain render) is what status shows.
+ */
+#include "monitor/failover.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "monitor/decide.h"
+#include "monitor/event.h"
+#include "monitor/state_file.h"
+
+static const char *node_name(const struct mon_cluster *cl, size_t i)
+{
+	return cl->nodes[i].conf->name;
+}
+
+static void job_start(struct mon_cluster *cl, struct mon_failover *job, size_t from, size_t to,
+		      const char *reason, bool manual)
+{
+	memset(job, 0, sizeof(*job));
+	job->result = FO_RUNNING;
+	job->from = from;
+	job->to = to;
+	job->manual = manual;
+	snprintf(job->reason, sizeof(job->reason), "%s", reason);
+	clock_iso8601(job->started, sizeof(job->started));
+	cl->job = job;
+}
+
+static void job_finish(struct mon_cluster *cl, bool ok, const char *error)
+{
+	struct mon_failover *job = cl->job;
+	struct mon_event_info ev = { 0 };
+	bool is_failover = job == &cl->fo;
+
+	job->result = ok ? FO_OK : FO_FAILED;
+	if (ok || !error)
+		job->error[0] = '\0';
+	else if (error != job->error)
+		snprintf(job->error, sizeof(job->error), "%s", error);
+	clock_iso8601(job->finished, sizeof(job->finished));
+	cl->job = NULL;
+	ev.old_primary = node_name(cl, job->from);
+	ev.new_primary = node_name(cl, job->to);
+	ev.reason = job->reason;
+	ev.detail = ok ? NULL : job->error;
+	if (is_failover) {
+		ev.event = ok ? "failover" : "failover_failed";
+		cl->held = !ok;
+		if (ok)
+			cl->no_candidate_alerted = false;
+		mon_event(cl, ok ? VLOG_NOTICE : VLOG_ERR, &ev);
+	} else if (!ok) {
+		ev.event = "reroute_failed";
+		mon_event(cl, VLOG_ERR, &ev);
+	} else {
+		vlog(VLOG_INFO, "monitor", "balancers match the current roles", "cluster",
+		     cl->conf->name, "primary", node_name(cl, cl->primary), NULL);
+	}
+	cluster_evaluate(cl);
+	/* Last: the daemon may replace this cluster (a deferred reload) from here on. */
+	if (!cl->job && cl->env.idle)
+		cl->env.idle(cl->env.idle_arg);
+}
+
+static void balancer_done(void *arg, bool ok, const char *error)
+{
+	struct mon_cluster *cl = arg;
+	struct mon_failover *job = cl->job;
+	size_t used;
+
+	if (!ok) {
+		job->balancers_failed = true;
+		used = strlen(job->error);
+		snprintf(job->error + used, sizeof(job->error) - used, "%s%s", used ? "; " : "",
+			 error ? error : "balancer failed");
+	}
+	if (--job->balancers_pending == 0)
+		job_finish(cl, !job->balancers_failed, job->error);
+}
+
+/* Apply the current roles to every balancer; the last completion finishes the job. */
+static void apply_balancers(struct mon_cluster *cl)
+{
+	struct mon_failover *job = cl->job;
+	size_t n = cl->conf->n_balancers;
+	char err[512];
+
+	if (n == 0) {
+		job_finish(cl, true, NULL);
+		return;
+	}
+	job->balancers_pending = n + 1; /* +1 guards against finishing mid-loop */
+	job->error[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (balancer_apply(cl->balancers[i], cl->conf, cl->primary, balancer_done, cl,
+				   err, sizeof(err)) < 0)
+			balancer_done(cl, false, err);
+	}
+	balancer_done(cl, true, NULL);
+}
+
+static void persist_roles(struct mon_cluster *cl)
+{
+	struct mon_saved_state st = { .epoch = cl->epoch };
+	char err[512];
+
+	snprintf(st.primary, sizeof(st.primary), "%s", node_name(cl, cl->primary));
+	if (state_file_save(cl->env.state_dir, cl->conf->name, &st, err, sizeof(err)) < 0)
+		vlog(VLOG_ERR, "monitor", "cannot save roles: a restart would not know them",
+		     "cluster", cl->conf->name, "error", err, NULL);
+}
+
+static void promote_done(void *arg, bool ok, const char *error)
+{
+	struct mon_cluster *cl = arg;
+	struct mon_failover *job = cl->job;
+
+	job->hook = NULL;
+	if (!ok) {
+		job_finish(cl, false, error ? error : "promote hook failed");
+		return;
+	}
+	cl->epoch = job->epoch;
+	cl->primary = job->to;
+	persist_roles(cl);
+	apply_balancers(cl);
+}
+
+void failover_begin(struct mon_cluster *cl, size_t to, const char *reason, bool manual)
+{
+	struct mon_failover *job = &cl->fo;
+	struct act_env aenv = { cl->env.base, cl->env.children };
+	struct mon_event_info ev = { 0 };
+	struct hook_ctx ctx;
+	char err[512];
+
+	job_start(cl, job, cl->primary, to, reason, manual);
+	job->epoch = cl->epoch + 1;
+	ev.event = "failover_started";
+	ev.old_primary = node_name(cl, job->from);
+	ev.new_primary = node_name(cl, to);
+	ev.reason = reason;
+	mon_event(cl, VLOG_WARNING, &ev);
+	if (!cl->conf->hooks.promote) {
+		promote_done(cl, true, NULL);
+		return;
+	}
+	ctx = (struct hook_ctx){
+		.cluster = cl->conf->name, .event = "promote", .node = node_name(cl, to),
+		.address = cl->nodes[to].conf->address, .old_primary = node_name(cl, job->from),
+		.new_primary = node_name(cl, to), .reason = reason, .epoch = job->epoch,
+	};
+	job->hook = hook_run(&aenv, cl->conf->hooks.promote, &ctx, cl->conf->hooks.timeout_ms,
+			     promote_done, cl, err, sizeof(err));
+	if (!job->hook)
+		promote_done(cl, false, err);
+}
+
+void failover_reroute(struct mon_cluster *cl, const char *reason)
+{
+	job_start(cl, &cl->render, cl->primary, cl->primary, reason, false);
+	cl->render.epoch = cl->epoch;
+	apply_balancers(cl);
+}
+
+void failover_abort(struct mon_cluster *cl)
+{
+	if (!cl->job)
+		return;
+	if (cl->job->hook)
+		hook_cancel(cl->job->hook);
+	cl->job->hook = NULL;
+	cl->job->result = FO_FAILED;
+	snprintf(cl->job->error, sizeof(cl->job->error), "aborted by shutdown or reload");
+	cl->job = NULL;
+}
+
+int failover_request(struct mon_cluster *cl, const char *to, uint64_t *epoch,
+		     char *err, size_t errlen, int *http_status)
+{
+	enum health_state h[CONF_MAX_NODES];
+	struct decide_input in;
+	char why[256];
+	int target = -1;
+
+	if (to) {
+		target = conf_cluster_find_node(cl->conf, to);
+		if (target < 0) {
+			*http_status = 404;
+			snprintf(err, errlen, "cluster %s has no node %s", cl->conf->name, to);
+			return -1;
+		}
+	}
+	cluster_health_vector(cl, h);
+	in = (struct decide_input){ h, cl->conf->n_nodes, cl->primary, cl->job != NULL, cl->held };
+	target = decide_manual(&in, target, why, sizeof(why), http_status);
+	if (target < 0) {
+		snprintf(err, errlen, "cannot fail over %s%s%s: %s", cl->conf->name,
+			 to ? " to " : "", to ? to : "", why);
+		return -1;
+	}
+	failover_begin(cl, (size_t)target, "operator request", true);
+	*epoch = cl->fo.epoch;
+	return 0;
+}

@@ -1,0 +1,249 @@
+/*
+ * monitor/vigilctl.c — the CLI.  It talks to the daemon only through the
+ * control API (libcurl over the unix socket), so everything it can do an
+ * operator's own tooling can do too.
+ *
+ *   vigilctl [-s SOCKET] status [--json]
+ *   vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait]
+ *
+ * Exit status: 0 ok, 1 the daemon refused or the action failed, 2 usage,
+ * 3 the daemon could not be reached.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "monitor/status.h"
+
+#define DEFAULT_SOCKET "/run/vigil/vigil.sock"
+
+struct reply {
+	long code;
+	char *body;
+	size_t len;
+};
+
+static const char *or_default(const char *s, const char *dflt)
+{
+	return s ? s : dflt;
+}
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct reply *r = arg;
+	size_t n = size * nmemb;
+	char *grown = realloc(r->body, r->len + n + 1);
+
+	if (!grown)
+		return 0;
+	r->body = grown;
+	memcpy(r->body + r->len, ptr, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+/* One request; returns the parsed JSON body (new reference) or NULL after printing why. */
+static json_t *call(const char *socket, const char *method, const char *path, const char *body,
+		    long *code, int *exit_code)
+{
+	struct reply r = { 0 };
+	char url[512];
+	CURL *h = curl_easy_init();
+	CURLcode rc;
+	json_error_t jerr;
+	json_t *doc = NULL;
+	struct curl_slist *hdrs = NULL;
+
+	*exit_code = 3;
+	if (!h)
+		return NULL;
+	snprintf(url, sizeof(url), "http://vigil%s", path);
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, socket);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
+	if (body) {
+		hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	}
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "vigilctl: cannot reach vigil at %s: %s\n", socket,
+			curl_easy_strerror(rc));
+		free(r.body);
+		return NULL;
+	}
+	*exit_code = 1;
+	doc = r.body ? json_loads(r.body, 0, &jerr) : NULL;
+	free(r.body);
+	if (!doc)
+		fprintf(stderr, "vigilctl: the daemon answered %ld with no valid JSON\n", *code);
+	else if (*code >= 400)
+		fprintf(stderr, "vigilctl: %s\n",
+			or_default(json_string_value(json_object_get(doc, "error")), "request refused"));
+	if (doc && *code >= 400) {
+		json_decref(doc);
+		return NULL;
+	}
+	*exit_code = 0;
+	return doc;
+}
+
+static int cmd_status(const char *socket, int json_out)
+{
+	long code = 0;
+	int ec;
+	char err[256];
+	json_t *doc = call(socket, "GET", "/v1/status", NULL, &code, &ec);
+
+	if (!doc)
+		return ec;
+	if (json_out) {
+		json_dumpf(doc, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (status_print_table(stdout, doc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigilctl: %s\n", err);
+		ec = 1;
+	}
+	json_decref(doc);
+	return ec;
+}
+
+/* Poll the cluster until the failover with this epoch is no longer running. */
+static int wait_failover(const char *socket, const char *cluster, json_int_t epoch, int timeout_s)
+{
+	char path[512];
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	time_t deadline = time(NULL) + timeout_s;
+	long code;
+	int ec;
+
+	snprintf(path, sizeof(path), "/v1/clusters/%s", cluster);
+	while (time(NULL) < deadline) {
+		json_t *doc = call(socket, "GET", path, NULL, &code, &ec), *fo;
+		const char *result;
+
+		if (!doc)
+			return ec;
+		fo = json_object_get(doc, "last_failover");
+		result = json_string_value(json_object_get(fo, "result"));
+		if (json_integer_value(json_object_get(fo, "epoch")) == epoch && result &&
+		    strcmp(result, "running") != 0) {
+			ec = strcmp(result, "ok") == 0 ? 0 : 1;
+			if (ec == 0)
+				printf("failover of %s done: primary is now %s (epoch %lld)\n", cluster,
+				       json_string_value(json_object_get(fo, "to")), (long long)epoch);
+			else
+				fprintf(stderr, "vigilctl: failover of %s failed: %s\n", cluster,
+					or_default(json_string_value(json_object_get(fo, "error")), "unknown error"));
+			json_decref(doc);
+			return ec;
+		}
+		json_decref(doc);
+		nanosleep(&pause, NULL);
+	}
+	fprintf(stderr, "vigilctl: failover of %s still running after %d s\n", cluster, timeout_s);
+	return 1;
+}
+
+static int failover_usage(void)
+{
+	fprintf(stderr, "usage: vigilctl failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait]\n");
+	return 2;
+}
+
+static int cmd_failover(const char *socket, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "to", required_argument, NULL, 't' }, { "timeout", required_argument, NULL, 'T' },
+		{ "no-wait", no_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
+	};
+	const char *to = NULL;
+	int timeout_s = 60, no_wait = 0, c, ec;
+	char path[512], *body;
+	long code;
+	json_t *req, *doc;
+
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (c == 't') {
+			to = optarg;
+		} else if (c == 'T') {
+			timeout_s = atoi(optarg);
+			if (timeout_s <= 0)
+				return failover_usage();
+		} else if (c == 'n') {
+			no_wait = 1;
+		} else {
+			return failover_usage();
+		}
+	}
+	if (optind != argc - 1)
+		return failover_usage();
+	snprintf(path, sizeof(path), "/v1/clusters/%s/failover", argv[optind]);
+	req = to ? json_pack("{s:s}", "to", to) : json_object();
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body)
+		return 1;
+	doc = call(socket, "POST", path, body, &code, &ec);
+	free(body);
+	if (!doc)
+		return ec;
+	printf("failover of %s accepted: %s -> %s (epoch %lld)\n", argv[optind],
+	       json_string_value(json_object_get(doc, "from")),
+	       json_string_value(json_object_get(doc, "to")),
+	       (long long)json_integer_value(json_object_get(doc, "epoch")));
+	ec = no_wait ? 0 : wait_failover(socket, argv[optind],
+					 json_integer_value(json_object_get(doc, "epoch")), timeout_s);
+	json_decref(doc);
+	return ec;
+}
+
+static int usage(FILE *out, int rc)
+{
+	fprintf(out, "usage: vigilctl [-s SOCKET] status [--json]\n"
+		     "       vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait]\n"
+		     "SOCKET defaults to $VIGIL_SOCKET, then " DEFAULT_SOCKET "\n");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *socket = getenv("VIGIL_SOCKET");
+	int i = 1, rc;
+
+	if (!socket || !*socket)
+		socket = DEFAULT_SOCKET;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) && i + 1 < argc)
+			socket = argv[++i];
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return usage(stdout, 0);
+		else
+			return usage(stderr, 2);
+	}
+	if (i >= argc)
+		return usage(stderr, 2);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return 1;
+	if (strcmp(argv[i], "status") == 0 && (argc - i == 1 ||
+	    (argc - i == 2 && strcmp(argv[i + 1], "--json") == 0)))
+		rc = cmd_status(socket, argc - i == 2);
+	else if (strcmp(argv[i], "failover") == 0)
+		rc = cmd_failover(socket, argc - i, argv + i);
+	else
+		rc = usage(stderr, 2);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,124 @@
+/* tests/unit/test_status.c — the status document and vigilctl's table. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/status.h"
+
+static struct conf_node cnodes[2] = {
+	{ .name = (char *)"a", .address = (char *)"127.0.0.1:8081", .role = CONF_ROLE_PRIMARY },
+	{ .name = (char *)"b", .address = (char *)"127.0.0.1:8082", .role = CONF_ROLE_STANDBY },
+};
+static struct conf_cluster ccl = { .name = (char *)"web", .nodes = cnodes, .n_nodes = 2 };
+static struct mon_node mnodes[2];
+static struct mon_cluster cl;
+
+static void setup(void)
+{
+	memset(&cl, 0, sizeof(cl));
+	memset(mnodes, 0, sizeof(mnodes));
+	for (int i = 0; i < 2; i++) {
+		mnodes[i].conf = &cnodes[i];
+		mnodes[i].health = HEALTH_UP;
+		strcpy(mnodes[i].since, "2026-11-25T04:00:00.000Z");
+	}
+	mnodes[0].has_last = true;
+	mnodes[0].last = (struct probe_result){ .ok = true, .status = PROBE_OK, .latency_ms = 1.25 };
+	cl.conf = &ccl;
+	cl.nodes = mnodes;
+}
+
+START_TEST(cluster_json_reports_roles_and_health)
+{
+	json_t *j = status_cluster_json(&cl), *nodes;
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "healthy");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "primary")), "a");
+	ck_assert(json_is_null(json_object_get(j, "last_failover")));
+	nodes = json_object_get(j, "nodes");
+	ck_assert_int_eq(json_array_size(nodes), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(nodes, 1), "role")), "standby");
+	ck_assert(json_is_null(json_object_get(json_array_get(nodes, 1), "last_probe")));
+	ck_assert(json_real_value(json_object_get(json_object_get(json_array_get(nodes, 0),
+					"last_probe"), "latency_ms")) == 1.25);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(cluster_state_follows_health_and_jobs)
+{
+	json_t *j;
+
+	mnodes[1].health = HEALTH_DOWN;
+	ck_assert_str_eq(cluster_state_name(&cl), "degraded");
+	mnodes[0].health = HEALTH_DOWN;
+	ck_assert_str_eq(cluster_state_name(&cl), "down");
+	mnodes[0].health = HEALTH_UNKNOWN;
+	ck_assert_str_eq(cluster_state_name(&cl), "starting");
+	cl.held = true;
+	ck_assert_str_eq(cluster_state_name(&cl), "failed");
+	cl.fo = (struct mon_failover){ .result = FO_RUNNING, .epoch = 4, .from = 0, .to = 1 };
+	cl.job = &cl.fo;
+	ck_assert_str_eq(cluster_state_name(&cl), "failing_over");
+	j = status_cluster_json(&cl);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "last_failover"),
+							   "result")), "running");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "last_failover"),
+							    "epoch")), 4);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(table_lists_every_node)
+{
+	struct mon_cluster *list[1] = { &cl };
+	json_t *doc = status_json(list, 1);
+	char *buf = NULL, err[128];
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	cl.primary = 1;
+	json_decref(doc);
+	doc = status_json(list, 1);
+	ck_assert_int_eq(status_print_table(out, doc, err, sizeof(err)), 0);
+	fclose(out);
+	ck_assert_ptr_nonnull(strstr(buf, "CLUSTER"));
+	ck_assert_ptr_nonnull(strstr(buf, "web          a          standby  up       1.2ms"));
+	ck_assert_ptr_nonnull(strstr(buf, "web          b          primary  up       -"));
+	ck_assert_ptr_nonnull(strstr(buf, "state healthy, primary b, epoch 0"));
+	free(buf);
+	json_decref(doc);
+}
+END_TEST
+
+START_TEST(table_rejects_other_documents)
+{
+	json_t *doc = json_pack("{s:s}", "error", "x");
+	char err[128];
+
+	ck_assert_int_eq(status_print_table(stdout, doc, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "status document has no clusters array");
+	json_decref(doc);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("status");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, cluster_json_reports_roles_and_health);
+	tcase_add_test(tc, cluster_state_follows_health_and_jobs);
+	tcase_add_test(tc, table_lists_every_node);
+	tcase_add_test(tc, table_rejects_other_documents);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
