@@ -200,6 +200,44 @@ fail:
 	return NULL;
 }
 
+static bool same_probe(const struct conf_probe *a, const struct conf_probe *b)
+{
+	return a->type == b->type && a->rise == b->rise && a->fall == b->fall;
+}
+
+void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
+{
+	size_t np = cl->conf->n_probes, onp = old->conf->n_probes;
+
+	for (size_t i = 0; i < cl->conf->n_nodes; i++) {
+		int oi = conf_cluster_find_node(old->conf, cl->conf->nodes[i].name);
+
+		if (oi < 0 || strcmp(old->conf->nodes[oi].address, cl->conf->nodes[i].address) != 0)
+			continue;
+		for (size_t p = 0; p < np && p < onp; p++) {
+			if (same_probe(&cl->conf->probes[p], &old->conf->probes[p]))
+				cl->obs[i * np + p].health = old->obs[(size_t)oi * onp + p].health;
+		}
+		cl->nodes[i].last = old->nodes[oi].last;
+		cl->nodes[i].has_last = old->nodes[oi].has_last;
+		/* Recombined from the inherited observers; keep 'since' only if it holds. */
+		cl->nodes[i].health = old->nodes[oi].health;
+		memcpy(cl->nodes[i].since, old->nodes[oi].since, sizeof(cl->nodes[i].since));
+		if (node_update(cl, i))
+			vlog(VLOG_INFO, "monitor", "node health re-derived after reload", "cluster",
+			     cl->conf->name, "node", cl->nodes[i].conf->name, NULL);
+	}
+	cl->held = old->held;
+	cl->no_candidate_alerted = old->no_candidate_alerted;
+	if (old->fo.result != FO_NONE && old->fo.from < cl->conf->n_nodes &&
+	    old->fo.to < cl->conf->n_nodes &&
+	    strcmp(old->nodes[old->fo.from].conf->name, cl->nodes[old->fo.from].conf->name) == 0 &&
+	    strcmp(old->nodes[old->fo.to].conf->name, cl->nodes[old->fo.to].conf->name) == 0) {
+		cl->fo = old->fo;
+		cl->fo.hook = NULL;
+	}
+}
+
 /* Roles recovered from state_dir win over the config's: a restart must not undo a failover. */
 static void cluster_recover(struct mon_cluster *cl)
 {

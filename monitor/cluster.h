@@ -90,6 +90,14 @@ struct mon_cluster {
 
 struct mon_cluster *cluster_new(const struct mon_env *env, const struct conf_cluster *conf,
 				char *err, size_t errlen);
+/*
+ * Take over what the previous generation of the same cluster knew (a
+ * reload): node health and each observer's rise/fall counters where the
+ * node and probe are unchanged, the last failover, and an operator hold.
+ * Without this a SIGHUP would blind vigil for rise x interval and re-alert
+ * every node.  Call before cluster_start.
+ */
+void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old);
 /* Recover roles from state_dir, render the balancers, start probing. */
 void cluster_start(struct mon_cluster *cl);
 void cluster_free(struct mon_cluster *cl);

@@ -113,6 +113,12 @@ static void apply_pending(struct mon_daemon *d)
 	if (strcmp(d->pending->control.socket, d->cfg->control.socket) != 0)
 		vlog(VLOG_WARNING, "daemon", "control.socket changes need a restart; still on the old one",
 		     "socket", d->cfg->control.socket, NULL);
+	for (size_t i = 0; i < d->pending->n_clusters; i++) {
+		struct mon_cluster *prev = daemon_find_cluster(d, cls[i]->conf->name);
+
+		if (prev)
+			cluster_inherit(cls[i], prev);
+	}
 	free_clusters(d->clusters, d->n_clusters);
 	config_free(d->cfg);
 	d->cfg = d->pending;

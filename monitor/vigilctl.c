@@ -175,7 +175,7 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 	long code;
 	json_t *req, *doc;
 
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 't') {
 			to = optarg;
 		} else if (c == 'T') {
