@@ -74,29 +74,6 @@ static char **env_build(const struct hook_ctx *ctx)
 	return env;
 }
 
-/* The start of a command's output on one line: line breaks become "; ". */
-static void output_excerpt(const char *out, char *buf, size_t len)
-{
-	size_t j = 0;
-	bool sep = false;
-
-	for (; out && *out && j + 4 < len; out++) {
-		unsigned char c = (unsigned char)*out;
-
-		if (c == '\n' || c == '\r') {
-			sep = j > 0;
-			continue;
-		}
-		if (sep) {
-			buf[j++] = ';';
-			buf[j++] = ' ';
-			sep = false;
-		}
-		buf[j++] = c < 0x20 ? ' ' : (char)c;
-	}
-	buf[j] = '\0';
-}
-
 static void job_free(struct hook_job *job)
 {
 	free(job->cluster);
@@ -119,7 +96,7 @@ static void hook_done(void *arg, const struct child_result *res)
 	} else {
 		char out[HOOK_EXCERPT];
 
-		output_excerpt(res->output, out, sizeof(out));
+		child_output_excerpt(res->output, out, sizeof(out));
 		snprintf(msg, sizeof(msg), "%s hook failed: %s%s%s", job->event, desc,
 			 out[0] ? ": " : "", out);
 		vlog(VLOG_ERR, "hooks", "hook failed", "cluster", job->cluster,

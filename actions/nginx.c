@@ -93,29 +93,6 @@ char *nginx_render_upstream(const struct conf_balancer *conf,
 	return buf;
 }
 
-/* The start of a command's output on one line: line breaks become "; ". */
-static void output_excerpt(const char *out, char *buf, size_t len)
-{
-	size_t j = 0;
-	bool sep = false;
-
-	for (; out && *out && j + 4 < len; out++) {
-		unsigned char c = (unsigned char)*out;
-
-		if (c == '\n' || c == '\r') {
-			sep = j > 0;
-			continue;
-		}
-		if (sep) {
-			buf[j++] = ';';
-			buf[j++] = ' ';
-			sep = false;
-		}
-		buf[j++] = c < 0x20 ? ' ' : (char)c;
-	}
-	buf[j] = '\0';
-}
-
 static const char *phase_name(enum ngx_phase phase)
 {
 	return phase == NGX_RELOAD ? "reload" : "check";
@@ -205,7 +182,7 @@ static void step_done(void *arg, const struct child_result *res)
 		return;
 	}
 	child_result_describe(res, desc, sizeof(desc));
-	output_excerpt(res->output, out, sizeof(out));
+	child_output_excerpt(res->output, out, sizeof(out));
 	if (out[0])
 		snprintf(why, sizeof(why), "%s: %s", desc, out);
 	else

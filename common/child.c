@@ -476,3 +476,25 @@ void child_result_describe(const struct child_result *res, char *buf, size_t len
 	else
 		snprintf(buf, len, "ended abnormally");
 }
+
+void child_output_excerpt(const char *out, char *buf, size_t len)
+{
+	size_t j = 0;
+	bool sep = false;
+
+	for (; out && *out && j + 4 < len; out++) {
+		unsigned char c = (unsigned char)*out;
+
+		if (c == '\n' || c == '\r') {
+			sep = j > 0;
+			continue;
+		}
+		if (sep) {
+			buf[j++] = ';';
+			buf[j++] = ' ';
+			sep = false;
+		}
+		buf[j++] = c < 0x20 ? ' ' : (char)c;
+	}
+	buf[j] = '\0';
+}

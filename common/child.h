@@ -54,6 +54,8 @@ pid_t child_pid(const struct child *c);
 /* Number of children still running (for tests and shutdown). */
 size_t child_runner_active(const struct child_runner *r);
 
+/* The start of a child's output on one line (line breaks become "; "), for error texts. */
+void child_output_excerpt(const char *out, char *buf, size_t len);
 /* "exit 3", "killed by signal 9", "timed out after 150 ms". */
 void child_result_describe(const struct child_result *res, char *buf, size_t len);
 

@@ -6,6 +6,7 @@
  * probe or hook start) can never disagree about what a template means.
  */
 #include "common/template.h"
+#include "common/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,20 +15,6 @@
 
 typedef int (*lit_fn)(void *ctx, const char *s, size_t len);
 typedef int (*var_fn)(void *ctx, const char *name, size_t len, char *err, size_t errlen);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Walk S.  Doubled braces are literals; a single "{" opens a placeholder
@@ -54,19 +41,19 @@ static int tmpl_scan(const char *s, lit_fn lit, var_fn var, void *ctx,
 			continue;
 		}
 		if (*p == '}') {
-			set_err(err, errlen, "unbalanced '}' at position %zu in \"%s\" "
+			err_set(err, errlen, "unbalanced '}' at position %zu in \"%s\" "
 				"(write '}}' for a literal brace)", (size_t)(p - s), s);
 			return -1;
 		}
 		size_t len = strcspn(p + 1, "{}");
 		if (p[1 + len] != '}') {
-			set_err(err, errlen, "unclosed placeholder '{%.*s' at position %zu "
+			err_set(err, errlen, "unclosed placeholder '{%.*s' at position %zu "
 				"in \"%s\" (write '{{' for a literal brace)", (int)len, p + 1,
 				(size_t)(p - s), s);
 			return -1;
 		}
 		if (len == 0) {
-			set_err(err, errlen, "empty placeholder '{}' in \"%s\"", s);
+			err_set(err, errlen, "empty placeholder '{}' in \"%s\"", s);
 			return -1;
 		}
 		if (var(ctx, p + 1, len, err, errlen) < 0)
@@ -75,7 +62,7 @@ static int tmpl_scan(const char *s, lit_fn lit, var_fn var, void *ctx,
 	}
 	return 0;
 oom:
-	set_err(err, errlen, "expanding \"%s\": out of memory", s);
+	err_set(err, errlen, "expanding \"%s\": out of memory", s);
 	return -1;
 }
 
@@ -99,12 +86,12 @@ static void unknown_err(const char *name, size_t len, const char *const *names,
 	char allowed[256];
 
 	if (n == 0) {
-		set_err(err, errlen, "unknown placeholder '{%.*s}' (no placeholders are "
+		err_set(err, errlen, "unknown placeholder '{%.*s}' (no placeholders are "
 			"allowed here)", (int)len, name);
 		return;
 	}
 	join_names(allowed, sizeof(allowed), names, n);
-	set_err(err, errlen, "unknown placeholder '{%.*s}' (allowed: %s)",
+	err_set(err, errlen, "unknown placeholder '{%.*s}' (allowed: %s)",
 		(int)len, name, allowed);
 }
 
@@ -140,7 +127,7 @@ int tmpl_check(const char *s, const char *const *names, size_t n_names,
 	struct check_ctx c = { names, n_names };
 
 	if (s == NULL) {
-		set_err(err, errlen, "no template given");
+		err_set(err, errlen, "no template given");
 		return -1;
 	}
 	return tmpl_scan(s, check_lit, check_var, &c, err, errlen);
@@ -187,7 +174,7 @@ static int expand_var(void *vctx, const char *name, size_t len, char *err, size_
 		if (strlen(vn) == len && memcmp(vn, name, len) == 0) {
 			const char *v = c->vars[i].value ? c->vars[i].value : "";
 			if (expand_lit(c, v, strlen(v)) < 0) {
-				set_err(err, errlen, "expanding '{%s}': out of memory", vn);
+				err_set(err, errlen, "expanding '{%s}': out of memory", vn);
 				return -1;
 			}
 			return 0;
@@ -205,14 +192,14 @@ char *tmpl_expand(const char *s, const struct tmpl_var *vars, size_t n_vars,
 	struct expand_ctx c = { vars, n_vars, NULL, 0, 0 };
 
 	if (s == NULL) {
-		set_err(err, errlen, "no template given");
+		err_set(err, errlen, "no template given");
 		return NULL;
 	}
 	/* Start with an empty string so that "" expands to "", not NULL. */
 	if (expand_lit(&c, "", 0) < 0 ||
 	    tmpl_scan(s, expand_lit, expand_var, &c, err, errlen) < 0) {
 		if (c.buf == NULL)
-			set_err(err, errlen, "expanding \"%s\": out of memory", s);
+			err_set(err, errlen, "expanding \"%s\": out of memory", s);
 		free(c.buf);
 		return NULL;
 	}
@@ -226,14 +213,14 @@ char **tmpl_expand_argv(char *const *argv, const struct tmpl_var *vars, size_t n
 	char **out;
 
 	if (argv == NULL) {
-		set_err(err, errlen, "no command given");
+		err_set(err, errlen, "no command given");
 		return NULL;
 	}
 	while (argv[n] != NULL)
 		n++;
 	out = calloc(n + 1, sizeof(*out));
 	if (out == NULL) {
-		set_err(err, errlen, "expanding command: out of memory");
+		err_set(err, errlen, "expanding command: out of memory");
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -241,7 +228,7 @@ char **tmpl_expand_argv(char *const *argv, const struct tmpl_var *vars, size_t n
 
 		out[i] = tmpl_expand(argv[i], vars, n_vars, one, sizeof(one));
 		if (out[i] == NULL) {
-			set_err(err, errlen, "argument %zu: %s", i, one);
+			err_set(err, errlen, "argument %zu: %s", i, one);
 			tmpl_argv_free(out);
 			return NULL;
 		}

@@ -5,6 +5,7 @@
  * port, IPv6 without brackets) because an operator reads them at 3 am.
  */
 #include "conf/address.h"
+#include "common/error.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -15,20 +16,6 @@
 
 #define ADDR_HINT "expected IPv4:PORT or [IPv6]:PORT, e.g. 127.0.0.1:8080 or [::1]:8080"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int parse_port(const char *s, const char *whole, uint16_t *port,
 		      char *err, size_t errlen)
 {
@@ -36,12 +23,12 @@ static int parse_port(const char *s, const char *whole, uint16_t *port,
 	size_t n = strlen(s);
 
 	if (n == 0) {
-		set_err(err, errlen, "missing port in \"%s\": " ADDR_HINT, whole);
+		err_set(err, errlen, "missing port in \"%s\": " ADDR_HINT, whole);
 		return -1;
 	}
 	if (n > 5 || strspn(s, "0123456789") != n ||
 	    (v = strtoul(s, NULL, 10)) < 1 || v > 65535) {
-		set_err(err, errlen, "bad port \"%s\" in \"%s\": a port is a number "
+		err_set(err, errlen, "bad port \"%s\" in \"%s\": a port is a number "
 			"from 1 to 65535", s, whole);
 		return -1;
 	}
@@ -51,7 +38,7 @@ static int parse_port(const char *s, const char *whole, uint16_t *port,
 
 static int hostname_err(const char *host, char *err, size_t errlen)
 {
-	set_err(err, errlen, "\"%s\" is a hostname; only numeric addresses are "
+	err_set(err, errlen, "\"%s\" is a hostname; only numeric addresses are "
 		"accepted (vigil never resolves DNS): " ADDR_HINT, host);
 	return -1;
 }
@@ -63,12 +50,12 @@ static int parse_v6(const char *s, struct conf_address *out, char *err, size_t e
 	size_t len;
 
 	if (close == NULL) {
-		set_err(err, errlen, "missing ']' in \"%s\": " ADDR_HINT, s);
+		err_set(err, errlen, "missing ']' in \"%s\": " ADDR_HINT, s);
 		return -1;
 	}
 	len = (size_t)(close - s - 1);
 	if (len == 0 || len >= sizeof(host)) {
-		set_err(err, errlen, "bad IPv6 address in \"%s\": " ADDR_HINT, s);
+		err_set(err, errlen, "bad IPv6 address in \"%s\": " ADDR_HINT, s);
 		return -1;
 	}
 	memcpy(host, s + 1, len);
@@ -76,11 +63,11 @@ static int parse_v6(const char *s, struct conf_address *out, char *err, size_t e
 	if (inet_pton(AF_INET6, host, &out->bin.v6) != 1) {
 		if (strpbrk(host, "ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ") != NULL)
 			return hostname_err(host, err, errlen);
-		set_err(err, errlen, "\"%s\" is not a valid IPv6 address (in \"%s\")", host, s);
+		err_set(err, errlen, "\"%s\" is not a valid IPv6 address (in \"%s\")", host, s);
 		return -1;
 	}
 	if (close[1] != ':') {
-		set_err(err, errlen, "missing port in \"%s\": " ADDR_HINT, s);
+		err_set(err, errlen, "missing port in \"%s\": " ADDR_HINT, s);
 		return -1;
 	}
 	out->family = AF_INET6;
@@ -94,12 +81,12 @@ static int parse_v4(const char *s, struct conf_address *out, char *err, size_t e
 	size_t len = colon ? (size_t)(colon - s) : strlen(s);
 
 	if (colon != NULL && memchr(s, ':', len) != NULL) {
-		set_err(err, errlen, "\"%s\" looks like IPv6 without brackets: write "
+		err_set(err, errlen, "\"%s\" looks like IPv6 without brackets: write "
 			"[IPv6]:PORT, e.g. [::1]:8080", s);
 		return -1;
 	}
 	if (len == 0 || len >= sizeof(host)) {
-		set_err(err, errlen, "bad address \"%s\": " ADDR_HINT, s);
+		err_set(err, errlen, "bad address \"%s\": " ADDR_HINT, s);
 		return -1;
 	}
 	memcpy(host, s, len);
@@ -108,11 +95,11 @@ static int parse_v4(const char *s, struct conf_address *out, char *err, size_t e
 		for (const char *p = host; *p != '\0'; p++)
 			if (isalpha((unsigned char)*p))
 				return hostname_err(host, err, errlen);
-		set_err(err, errlen, "\"%s\" is not a valid IPv4 address (in \"%s\")", host, s);
+		err_set(err, errlen, "\"%s\" is not a valid IPv4 address (in \"%s\")", host, s);
 		return -1;
 	}
 	if (colon == NULL) {
-		set_err(err, errlen, "missing port in \"%s\": " ADDR_HINT, s);
+		err_set(err, errlen, "missing port in \"%s\": " ADDR_HINT, s);
 		return -1;
 	}
 	out->family = AF_INET;
@@ -125,7 +112,7 @@ int conf_parse_address(const char *s, struct conf_address *out, char *err, size_
 	int rc;
 
 	if (s == NULL || *s == '\0') {
-		set_err(err, errlen, "empty address: " ADDR_HINT);
+		err_set(err, errlen, "empty address: " ADDR_HINT);
 		return -1;
 	}
 	memset(&a, 0, sizeof(a));
@@ -134,7 +121,7 @@ int conf_parse_address(const char *s, struct conf_address *out, char *err, size_
 		return -1;
 	/* Store the canonical spelling so that probes and duplicates agree. */
 	if (inet_ntop(a.family, &a.bin, a.host, sizeof(a.host)) == NULL) {
-		set_err(err, errlen, "cannot format address \"%s\"", s);
+		err_set(err, errlen, "cannot format address \"%s\"", s);
 		return -1;
 	}
 	*out = a;

@@ -5,6 +5,7 @@
  * turn "0.3s" into 299 ms, and an overflow would wrap to a tiny timeout.
  */
 #include "conf/duration.h"
+#include "common/error.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,20 +14,6 @@
 
 #define DUR_HINT "expected a number and a unit (ms, s, m or h), e.g. \"500ms\", \"5s\", \"1.5m\""
 #define DUR_MAX_FRAC 9
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const struct {
 	const char *name;
@@ -94,15 +81,15 @@ int conf_parse_duration(const char *s, uint64_t *out_ms, char *err, size_t errle
 	size_t nd;
 
 	if (s == NULL || *s == '\0') {
-		set_err(err, errlen, "empty duration: " DUR_HINT);
+		err_set(err, errlen, "empty duration: " DUR_HINT);
 		return -1;
 	}
 	if (*s == '-') {
-		set_err(err, errlen, "negative duration \"%s\" is not allowed", s);
+		err_set(err, errlen, "negative duration \"%s\" is not allowed", s);
 		return -1;
 	}
 	if (!is_digit(*s)) {
-		set_err(err, errlen, "\"%s\" is not a duration: " DUR_HINT, s);
+		err_set(err, errlen, "\"%s\" is not a duration: " DUR_HINT, s);
 		return -1;
 	}
 	if (!read_digits(&p, &whole, &nd))
@@ -110,27 +97,27 @@ int conf_parse_duration(const char *s, uint64_t *out_ms, char *err, size_t errle
 	if (*p == '.') {
 		p++;
 		if (!is_digit(*p)) {
-			set_err(err, errlen, "\"%s\" is not a duration: digits must follow "
+			err_set(err, errlen, "\"%s\" is not a duration: digits must follow "
 				"the decimal point", s);
 			return -1;
 		}
 		if (read_fraction(&p, &frac, &scale) < 0) {
-			set_err(err, errlen, "\"%s\" has too many decimal places "
+			err_set(err, errlen, "\"%s\" has too many decimal places "
 				"(durations have millisecond precision)", s);
 			return -1;
 		}
 	}
 	if (*p == '\0') {
-		set_err(err, errlen, "missing unit in \"%s\": " DUR_HINT, s);
+		err_set(err, errlen, "missing unit in \"%s\": " DUR_HINT, s);
 		return -1;
 	}
 	if (find_unit(p, &unit) < 0) {
-		set_err(err, errlen, "unknown unit \"%s\" in \"%s\": " DUR_HINT, p, s);
+		err_set(err, errlen, "unknown unit \"%s\" in \"%s\": " DUR_HINT, p, s);
 		return -1;
 	}
 	/* frac < 10^9 and unit <= 3.6e6, so frac * unit cannot overflow. */
 	if ((frac * unit) % scale != 0) {
-		set_err(err, errlen, "\"%s\" is not a whole number of milliseconds", s);
+		err_set(err, errlen, "\"%s\" is not a whole number of milliseconds", s);
 		return -1;
 	}
 	if (__builtin_mul_overflow(whole, unit, &ms) ||
@@ -139,6 +126,6 @@ int conf_parse_duration(const char *s, uint64_t *out_ms, char *err, size_t errle
 	*out_ms = ms;
 	return 0;
 too_big:
-	set_err(err, errlen, "duration \"%s\" is too large", s);
+	err_set(err, errlen, "duration \"%s\" is too large", s);
 	return -1;
 }
