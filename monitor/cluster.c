@@ -15,7 +15,7 @@
 #include "monitor/decide.h"
 #include "monitor/event.h"
 #include "monitor/failover.h"
-#include "monitor/state_file.h"
+#include "monitor/journal.h"
 
 static void obs_run(evutil_socket_t fd, short what, void *arg);
 
@@ -238,37 +238,56 @@ void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
 	}
 }
 
-/* Roles recovered from state_dir win over the config's: a restart must not undo a failover. */
-static void cluster_recover(struct mon_cluster *cl)
+/* A failover that started but never recorded an outcome: vigil died mid-way. */
+static void cluster_hold_interrupted(struct mon_cluster *cl, const struct journal_roles *roles)
 {
-	struct mon_saved_state st;
-	char err[512];
-	int rc, idx;
+	struct mon_event_info ev = { 0 };
+	int to = conf_cluster_find_node(cl->conf, roles->interrupted_to);
+	char why[256];
 
-	rc = state_file_load(cl->env.state_dir, cl->conf->name, &st, err, sizeof(err));
-	if (rc == 1)
-		return;
-	if (rc < 0) {
-		vlog(VLOG_ERR, "monitor", "cannot read saved roles; using the config's",
-		     "cluster", cl->conf->name, "error", err, NULL);
-		return;
-	}
-	cl->epoch = st.epoch;
-	idx = conf_cluster_find_node(cl->conf, st.primary);
-	if (idx < 0) {
-		vlog(VLOG_WARNING, "monitor", "saved primary is not in the config; using the config's",
-		     "cluster", cl->conf->name, "saved_primary", st.primary, NULL);
-		return;
-	}
-	if ((size_t)idx != cl->primary)
-		vlog(VLOG_NOTICE, "monitor", "recovered primary from state", "cluster",
-		     cl->conf->name, "primary", st.primary, NULL);
-	cl->primary = (size_t)idx;
+	/*
+	 * The promote hook may or may not have run to the end: running it again
+	 * could promote twice, so hold the cluster and let the operator decide.
+	 */
+	snprintf(why, sizeof(why), "vigil stopped during the failover of epoch %llu to %s; "
+		 "check that node, then run vigilctl failover",
+		 (unsigned long long)roles->interrupted_epoch, roles->interrupted_to);
+	cl->held = true;
+	cl->fo = (struct mon_failover){ .result = FO_FAILED, .epoch = roles->interrupted_epoch,
+					.from = cl->primary, .to = to >= 0 ? (size_t)to : cl->primary };
+	snprintf(cl->fo.reason, sizeof(cl->fo.reason), "interrupted");
+	snprintf(cl->fo.error, sizeof(cl->fo.error), "%s", why);
+	clock_iso8601(cl->fo.finished, sizeof(cl->fo.finished));
+	ev.event = "failover_interrupted";
+	ev.new_primary = roles->interrupted_to;
+	ev.old_primary = cl->nodes[cl->primary].conf->name;
+	ev.reason = why;
+	mon_event(cl, VLOG_ERR, &ev);
 }
 
-void cluster_start(struct mon_cluster *cl)
+static void cluster_recover(struct mon_cluster *cl, const struct journal_roles *roles)
 {
-	cluster_recover(cl);
+	int idx;
+
+	cl->epoch = roles->epoch;
+	if (roles->primary[0]) {
+		idx = conf_cluster_find_node(cl->conf, roles->primary);
+		if (idx < 0)
+			vlog(VLOG_WARNING, "monitor", "journaled primary is not in the config; using the config's",
+			     "cluster", cl->conf->name, "journaled_primary", roles->primary, NULL);
+		else if ((size_t)idx != cl->primary)
+			vlog(VLOG_NOTICE, "monitor", "recovered primary from the journal", "cluster",
+			     cl->conf->name, "primary", roles->primary, NULL);
+		if (idx >= 0)
+			cl->primary = (size_t)idx;
+	}
+	if (roles->interrupted)
+		cluster_hold_interrupted(cl, roles);
+}
+
+void cluster_start(struct mon_cluster *cl, const struct journal_roles *roles)
+{
+	cluster_recover(cl, roles);
 	failover_reroute(cl, "start-up: render current roles");
 	/* Spread first runs over one interval so N targets do not fire at once. */
 	for (size_t i = 0; i < cl->n_obs; i++)

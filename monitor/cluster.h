@@ -22,6 +22,8 @@
 #include "probes/probe.h"
 
 struct event;
+struct journal;
+struct journal_roles;
 struct mon_cluster;
 
 /* What a cluster needs from the daemon; all owned by the daemon. */
@@ -29,7 +31,7 @@ struct mon_env {
 	struct event_base *base;
 	struct curl_loop *curl;
 	struct child_runner *children;
-	const char *state_dir;
+	struct journal *journal;       /* every event is appended here first */
 	/* Called when a cluster's action job ends (the daemon may reload then). */
 	void (*idle)(void *arg);
 	void *idle_arg;
@@ -98,8 +100,11 @@ struct mon_cluster *cluster_new(const struct mon_env *env, const struct conf_clu
  * every node.  Call before cluster_start.
  */
 void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old);
-/* Recover roles from state_dir, render the balancers, start probing. */
-void cluster_start(struct mon_cluster *cl);
+/*
+ * Take the roles the journal recorded (they win over the config's: a
+ * restart must not undo a failover), render the balancers, start probing.
+ */
+void cluster_start(struct mon_cluster *cl, const struct journal_roles *roles);
 void cluster_free(struct mon_cluster *cl);
 
 /* Ask decide() what to do now and start it (after any health change). */

@@ -21,12 +21,14 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "monitor/control.h"
+#include "monitor/journal.h"
 
 struct mon_daemon {
 	struct event_base *base;
 	struct curl_loop *curl;
 	struct child_runner *children;
 	struct control *control;
+	struct journal *journal;
 	struct event *sig_term, *sig_int, *sig_hup, *deferred;
 	const char *config_path;
 	struct config *cfg;
@@ -69,7 +71,7 @@ static void cluster_idle(void *arg)
 static struct mon_cluster **build_clusters(struct mon_daemon *d, const struct config *cfg,
 					   char *err, size_t errlen)
 {
-	struct mon_env env = { d->base, d->curl, d->children, cfg->state_dir, cluster_idle, d };
+	struct mon_env env = { d->base, d->curl, d->children, d->journal, cluster_idle, d };
 	struct mon_cluster **cls = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*cls));
 
 	if (!cls) {
@@ -94,18 +96,64 @@ static bool any_busy(const struct mon_daemon *d)
 	return false;
 }
 
+struct replay_ctx {
+	struct mon_cluster **clusters;
+	size_t n;
+	struct journal_roles *roles; /* one per cluster */
+};
+
+static int replay_record(void *arg, const json_t *record)
+{
+	struct replay_ctx *ctx = arg;
+
+	for (size_t i = 0; i < ctx->n; i++)
+		journal_roles_fold(&ctx->roles[i], ctx->clusters[i]->conf->name, record);
+	return 0;
+}
+
+/* What the journal says of each cluster's roles: malloc'd array, or NULL with err. */
+static struct journal_roles *replay_roles(struct mon_daemon *d, struct mon_cluster **cls,
+					  size_t n, char *err, size_t errlen)
+{
+	struct replay_ctx ctx = { cls, n, calloc(n ? n : 1, sizeof(struct journal_roles)) };
+	struct journal_replay stats;
+	char count[24];
+
+	if (!ctx.roles) {
+		snprintf(err, errlen, "replay journal: out of memory");
+		return NULL;
+	}
+	if (journal_replay(journal_path(d->journal), replay_record, &ctx, &stats, err, errlen) < 0) {
+		free(ctx.roles);
+		return NULL;
+	}
+	snprintf(count, sizeof(count), "%zu", stats.records);
+	vlog(VLOG_INFO, "journal", "replayed", "file", journal_path(d->journal), "records", count, NULL);
+	if (stats.torn_tail)
+		vlog(VLOG_WARNING, "journal", "last record was torn (a crash mid-write); ignored",
+		     "file", journal_path(d->journal), NULL);
+	if (stats.bad_lines) {
+		snprintf(count, sizeof(count), "%zu", stats.bad_lines);
+		vlog(VLOG_WARNING, "journal", "unreadable lines skipped", "file",
+		     journal_path(d->journal), "lines", count, NULL);
+	}
+	return ctx.roles;
+}
+
 /* Swap in d->pending if no job runs; otherwise cluster_idle calls back later. */
 static void apply_pending(struct mon_daemon *d)
 {
-	struct mon_cluster **cls;
+	struct mon_cluster **cls = NULL;
+	struct journal_roles *roles = NULL;
 	char err[512], gen[16];
 
 	if (!d->pending || any_busy(d))
 		return;
-	if (fs_mkdir_p(d->pending->state_dir, 0700, err, sizeof(err)) < 0 ||
-	    !(cls = build_clusters(d, d->pending, err, sizeof(err)))) {
+	if (!(cls = build_clusters(d, d->pending, err, sizeof(err))) ||
+	    !(roles = replay_roles(d, cls, d->pending->n_clusters, err, sizeof(err)))) {
 		vlog(VLOG_ERR, "daemon", "config reload failed; keeping the old config",
 		     "error", err, NULL);
+		free_clusters(cls, cls ? d->pending->n_clusters : 0);
 		config_free(d->pending);
 		d->pending = NULL;
 		return;
@@ -113,6 +161,9 @@ static void apply_pending(struct mon_daemon *d)
 	if (strcmp(d->pending->control.socket, d->cfg->control.socket) != 0)
 		vlog(VLOG_WARNING, "daemon", "control.socket changes need a restart; still on the old one",
 		     "socket", d->cfg->control.socket, NULL);
+	if (strcmp(d->pending->state_dir, d->cfg->state_dir) != 0)
+		vlog(VLOG_WARNING, "daemon", "state_dir changes need a restart; still on the old one",
+		     "journal", journal_path(d->journal), NULL);
 	for (size_t i = 0; i < d->pending->n_clusters; i++) {
 		struct mon_cluster *prev = daemon_find_cluster(d, cls[i]->conf->name);
 
@@ -129,7 +180,8 @@ static void apply_pending(struct mon_daemon *d)
 	snprintf(gen, sizeof(gen), "%u", d->generation);
 	vlog(VLOG_NOTICE, "daemon", "config reloaded", "generation", gen, NULL);
 	for (size_t i = 0; i < d->n_clusters; i++)
-		cluster_start(d->clusters[i]);
+		cluster_start(d->clusters[i], &roles[i]);
+	free(roles);
 }
 
 static void on_deferred(evutil_socket_t fd, short what, void *arg)
@@ -188,7 +240,7 @@ static int daemon_setup(struct mon_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "install signal handlers: failed");
 		return -1;
 	}
-	if (fs_mkdir_p(d->cfg->state_dir, 0700, err, errlen) < 0)
+	if (!(d->journal = journal_open(d->cfg->state_dir, err, errlen)))
 		return -1;
 	if (!(d->curl = curl_loop_new(d->base, err, errlen)) ||
 	    !(d->children = child_runner_new(d->base, err, errlen)))
@@ -209,6 +261,7 @@ static void daemon_teardown(struct mon_daemon *d)
 	free_clusters(d->clusters, d->n_clusters);
 	control_free(d->control);
 	child_runner_free(d->children);
+	journal_close(d->journal);
 	curl_loop_free(d->curl);
 	if (d->sig_term)
 		event_free(d->sig_term);
@@ -227,18 +280,21 @@ static void daemon_teardown(struct mon_daemon *d)
 int daemon_run(const char *config_path, struct config *cfg)
 {
 	struct mon_daemon d = { .config_path = config_path, .cfg = cfg, .generation = 1 };
+	struct journal_roles *roles = NULL;
 	char err[512];
 	int rc = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (daemon_setup(&d, err, sizeof(err)) < 0) {
+	if (daemon_setup(&d, err, sizeof(err)) < 0 ||
+	    !(roles = replay_roles(&d, d.clusters, d.n_clusters, err, sizeof(err)))) {
 		vlog(VLOG_ERR, "daemon", "cannot start", "error", err, NULL);
 		rc = 1;
 	} else {
 		vlog(VLOG_NOTICE, "daemon", "started", "version", PACKAGE_VERSION, "config",
 		     config_path, "socket", cfg->control.socket, NULL);
 		for (size_t i = 0; i < d.n_clusters; i++)
-			cluster_start(d.clusters[i]);
+			cluster_start(d.clusters[i], &roles[i]);
+		free(roles);
 		if (event_base_dispatch(d.base) < 0) {
 			vlog(VLOG_ERR, "daemon", "event loop failed", NULL);
 			rc = 1;

@@ -1,9 +1,13 @@
-/* monitor/event.c — log + alert fan-out for cluster events (see event.h). */
+/* monitor/event.c — log, journal and alert fan-out for cluster events (see event.h). */
 #include "monitor/event.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "common/clock.h"
+#include "monitor/journal.h"
 
 /* Events that reach the alert sinks, with the severity they carry. */
 static const struct {
@@ -15,6 +19,7 @@ static const struct {
 	{ "failover_started", "warning" },
 	{ "failover", "critical" },
 	{ "failover_failed", "critical" },
+	{ "failover_interrupted", "critical" },
 	{ "no_candidate", "critical" },
 	{ "reroute_failed", "critical" },
 };
@@ -27,6 +32,11 @@ static const char *alert_severity(const char *event)
 	return NULL;
 }
 
+static uint64_t event_epoch(const struct mon_cluster *cl, const struct mon_event_info *ev)
+{
+	return ev->epoch ? ev->epoch : cl->epoch;
+}
+
 static void log_event(const struct mon_cluster *cl, enum vlog_level lvl,
 		      const struct mon_event_info *ev)
 {
@@ -34,7 +44,7 @@ static void log_event(const struct mon_cluster *cl, enum vlog_level lvl,
 	char epoch[24];
 	int n = 0;
 
-	snprintf(epoch, sizeof(epoch), "%" PRIu64, cl->epoch);
+	snprintf(epoch, sizeof(epoch), "%" PRIu64, event_epoch(cl, ev));
 	keys[n] = "cluster", vals[n++] = cl->conf->name;
 	keys[n] = "event", vals[n++] = ev->event;
 	keys[n] = "epoch", vals[n++] = epoch;
@@ -51,17 +61,47 @@ static void log_event(const struct mon_cluster *cl, enum vlog_level lvl,
 	vlog_fields(lvl, "monitor", ev->event, keys, vals, n);
 }
 
-void mon_event(struct mon_cluster *cl, enum vlog_level lvl, const struct mon_event_info *ev)
+static int journal_event(struct mon_cluster *cl, const struct mon_event_info *ev)
+{
+	char ts[40], err[512];
+	json_t *rec;
+	int rc;
+
+	if (!cl->env.journal)
+		return 0;
+	clock_iso8601(ts, sizeof(ts));
+	rec = json_pack("{s:s, s:s, s:I, s:s, s:s*, s:s*, s:s*, s:s*, s:s*}", "ts", ts,
+			"cluster", cl->conf->name, "epoch", (json_int_t)event_epoch(cl, ev),
+			"event", ev->event, "node", ev->node, "old_primary", ev->old_primary,
+			"new_primary", ev->new_primary, "reason", ev->reason, "detail", ev->detail);
+	if (!rec) {
+		vlog(VLOG_ERR, "journal", "cannot encode record", "cluster", cl->conf->name,
+		     "event", ev->event, NULL);
+		return -1;
+	}
+	rc = journal_append(cl->env.journal, rec, err, sizeof(err));
+	json_decref(rec);
+	if (rc < 0)
+		vlog(VLOG_ERR, "journal", "cannot append record", "cluster", cl->conf->name,
+		     "event", ev->event, "error", err, NULL);
+	return rc;
+}
+
+int mon_event(struct mon_cluster *cl, enum vlog_level lvl, const struct mon_event_info *ev)
 {
 	const char *severity = alert_severity(ev->event);
+	int rc;
 
 	log_event(cl, lvl, ev);
+	rc = journal_event(cl, ev);
 	if (severity && cl->alerter) {
 		struct alert_event a = {
 			.cluster = cl->conf->name, .event = ev->event, .severity = severity,
 			.node = ev->node, .old_primary = ev->old_primary,
-			.new_primary = ev->new_primary, .reason = ev->reason, .epoch = cl->epoch,
+			.new_primary = ev->new_primary, .reason = ev->reason,
+			.epoch = event_epoch(cl, ev),
 		};
 		alerter_send(cl->alerter, &a);
 	}
+	return rc;
 }

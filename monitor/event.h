@@ -1,10 +1,14 @@
 /*
  * monitor/event.h — the one place "something happened" goes out: a log
  * line with its fields and, for events operators are paged about, the
- * cluster's alert sinks.  (The journal append joins here in the quorum issue.)
+ * cluster's alert sinks, after the record is appended to the journal and
+ * made durable: a caller about to act checks the return value and does not
+ * act on an event it could not journal.
  */
 #ifndef VIGIL_MONITOR_EVENT_H
 #define VIGIL_MONITOR_EVENT_H
+
+#include <stdint.h>
 
 #include "common/log.h"
 #include "monitor/cluster.h"
@@ -15,9 +19,11 @@ struct mon_event_info {
 	const char *old_primary; /* may be NULL */
 	const char *new_primary; /* may be NULL */
 	const char *reason;      /* may be NULL */
-	const char *detail;      /* extra text for the log only; may be NULL */
+	const char *detail;      /* extra text; may be NULL */
+	uint64_t epoch;          /* 0: the cluster's current epoch */
 };
 
-void mon_event(struct mon_cluster *cl, enum vlog_level lvl, const struct mon_event_info *ev);
+/* 0, or -1 when the journal append failed (logged; alerts still go out). */
+int mon_event(struct mon_cluster *cl, enum vlog_level lvl, const struct mon_event_info *ev);
 
 #endif

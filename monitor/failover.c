@@ -13,7 +13,6 @@
 #include "common/log.h"
 #include "monitor/decide.h"
 #include "monitor/event.h"
-#include "monitor/state_file.h"
 
 static const char *node_name(const struct mon_cluster *cl, size_t i)
 {
@@ -50,6 +49,7 @@ static void job_finish(struct mon_cluster *cl, bool ok, const char *error)
 	ev.new_primary = node_name(cl, job->to);
 	ev.reason = job->reason;
 	ev.detail = ok ? NULL : job->error;
+	ev.epoch = job->epoch;
 	if (is_failover) {
 		ev.event = ok ? "failover" : "failover_failed";
 		cl->held = !ok;
@@ -106,21 +106,11 @@ static void apply_balancers(struct mon_cluster *cl)
 	balancer_done(cl, true, NULL);
 }
 
-static void persist_roles(struct mon_cluster *cl)
-{
-	struct mon_saved_state st = { .epoch = cl->epoch };
-	char err[512];
-
-	snprintf(st.primary, sizeof(st.primary), "%s", node_name(cl, cl->primary));
-	if (state_file_save(cl->env.state_dir, cl->conf->name, &st, err, sizeof(err)) < 0)
-		vlog(VLOG_ERR, "monitor", "cannot save roles: a restart would not know them",
-		     "cluster", cl->conf->name, "error", err, NULL);
-}
-
 static void promote_done(void *arg, bool ok, const char *error)
 {
 	struct mon_cluster *cl = arg;
 	struct mon_failover *job = cl->job;
+	struct mon_event_info ev = { 0 };
 
 	job->hook = NULL;
 	if (!ok) {
@@ -129,7 +119,18 @@ static void promote_done(void *arg, bool ok, const char *error)
 	}
 	cl->epoch = job->epoch;
 	cl->primary = job->to;
-	persist_roles(cl);
+	ev.event = "promoted";
+	ev.old_primary = node_name(cl, job->from);
+	ev.new_primary = node_name(cl, job->to);
+	ev.reason = job->reason;
+	/*
+	 * The node is promoted whatever happens next; if even this cannot be
+	 * journaled a restart would not know it, so say so loudly and go on
+	 * rerouting: leaving traffic on a dead primary helps nobody.
+	 */
+	if (mon_event(cl, VLOG_NOTICE, &ev) < 0)
+		vlog(VLOG_ERR, "monitor", "promotion not journaled: a restart would not know it",
+		     "cluster", cl->conf->name, "primary", ev.new_primary, NULL);
 	apply_balancers(cl);
 }
 
@@ -147,7 +148,12 @@ void failover_begin(struct mon_cluster *cl, size_t to, const char *reason, bool 
 	ev.old_primary = node_name(cl, job->from);
 	ev.new_primary = node_name(cl, to);
 	ev.reason = reason;
-	mon_event(cl, VLOG_WARNING, &ev);
+	ev.epoch = job->epoch;
+	/* The new epoch is durable before anything acts on it. */
+	if (mon_event(cl, VLOG_WARNING, &ev) < 0) {
+		job_finish(cl, false, "cannot journal the failover: not acting");
+		return;
+	}
 	if (!cl->conf->hooks.promote) {
 		promote_done(cl, true, NULL);
 		return;

@@ -1,0 +1,60 @@
+/*
+ * monitor/journal.h — the append-only journal of cluster events:
+ * STATE_DIR/journal.jsonl, one JSON object per line, each written and
+ * fdatasync'ed before the action it announces starts, e.g.
+ *
+ *   {"ts":"2026-11-25T04:33:30.123Z","cluster":"web","epoch":4,
+ *    "event":"failover_started","old_primary":"a","new_primary":"b",
+ *    "reason":"primary down, standby up"}
+ *
+ * On start the daemon replays it to recover each cluster's roles and
+ * epoch.  A torn last line (a crash mid-write) is tolerated and reported;
+ * the next append starts on a fresh line.
+ */
+#ifndef VIGIL_MONITOR_JOURNAL_H
+#define VIGIL_MONITOR_JOURNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct journal;
+
+/* Open (create) STATE_DIR/journal.jsonl for appending. */
+struct journal *journal_open(const char *state_dir, char *err, size_t errlen);
+void journal_close(struct journal *j);
+/* Append one record as one line and make it durable. 0 or -1 with err. */
+int journal_append(struct journal *j, const json_t *record, char *err, size_t errlen);
+const char *journal_path(const struct journal *j);
+
+struct journal_replay {
+	size_t records;      /* lines parsed */
+	size_t bad_lines;    /* unparseable lines in the middle (skipped, reported) */
+	bool torn_tail;      /* the last line was incomplete */
+};
+
+/* Called for each record in order; return non-zero to stop. */
+typedef int (*journal_record_fn)(void *arg, const json_t *record);
+
+/*
+ * Read PATH from the start.  A missing file is an empty journal.  Returns
+ * 0, or -1 with err when the file cannot be read.
+ */
+int journal_replay(const char *path, journal_record_fn cb, void *arg,
+		   struct journal_replay *stats, char *err, size_t errlen);
+
+/* What a cluster's records say about its roles: the last completed failover. */
+struct journal_roles {
+	char primary[128];  /* "" when no failover was ever journaled */
+	uint64_t epoch;     /* highest epoch seen in any record */
+	/* A failover that started but has no outcome record (crash mid-failover). */
+	bool interrupted;
+	char interrupted_to[128];
+	uint64_t interrupted_epoch;
+};
+
+/* Fold one record into roles if it belongs to cluster (a journal_record_fn helper). */
+void journal_roles_fold(struct journal_roles *roles, const char *cluster, const json_t *record);
+
+#endif

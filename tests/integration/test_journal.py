@@ -1,0 +1,104 @@
+"""tests/integration/test_journal.py — roles survive restarts; a crash never promotes twice.
+
+vigil journals every event (STATE_DIR/journal.jsonl, fsynced before the
+action it announces) and replays it at start-up.
+"""
+
+import json
+import signal
+import time
+
+from conftest import PYTHON, binary
+from helpers import Proc, clean_env, wait_for, write_script
+
+
+def journal(env):
+    with open(env.path("state", "journal.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def restart_vigil(env, sig=signal.SIGTERM):
+    """Stop vigil with sig and start it again on the same config and state."""
+    if sig == signal.SIGKILL:
+        env.vigil.send(signal.SIGKILL)
+        assert env.vigil.wait(5.0) is not None
+        env.vigil.stop()
+    else:
+        assert env.stop_vigil(sig=sig) == 0
+    env.vigil_rc = None
+    env.vigil = Proc([binary("vigil"), "-c", env.conf], env.vigil_log, env=clean_env())
+    wait_for(lambda: env._status_or_none() is not None or not env.vigil.alive(), 15,
+             what="the restarted vigil to answer")
+    assert env.vigil.alive(), env.vigil.output()
+
+
+def test_restart_keeps_the_promoted_primary(env):
+    env.backends["a"].kill()
+    env.wait_primary("b", timeout=10)
+    env.hook.wait_event("failover", timeout=10)
+    env.backends["a"].start()
+    env.wait_health("a", "up", timeout=10)
+
+    restart_vigil(env)
+    wait_for(lambda: env.cluster()["state"] == "healthy", 10, what="healthy after restart")
+    web = env.cluster()
+    assert web["primary"] == "b", "a restart must not undo a failover"
+    assert web["epoch"] == 1
+    servers = env.upstream_servers()
+    assert servers[env.backends["b"].address] == []
+    assert servers[env.backends["a"].address] == ["backup"]
+    env.wait_traffic("b", timeout=10)
+    assert len(env.promote_calls()) == 1
+
+    events = [(r["event"], r["epoch"]) for r in journal(env) if r["cluster"] == "web"]
+    assert ("failover_started", 1) in events and ("promoted", 1) in events
+    assert events.index(("failover_started", 1)) < events.index(("promoted", 1))
+
+
+def test_kill9_during_promote_hook_never_promotes_twice(env):
+    # A promote hook that records its call and then takes its time.
+    write_script(env.path("promote.py"), f"""#!{PYTHON}
+import json, os, sys, time
+rec = {{"argv": sys.argv[1:],
+        "env": {{k: v for k, v in os.environ.items() if k.startswith("VIGIL_")}}}}
+with open({env.path('promote.calls')!r}, "a") as f:
+    f.write(json.dumps(rec) + "\\n")
+time.sleep(3)
+""")
+    env.backends["a"].kill()
+    wait_for(lambda: len(env.promote_calls()) == 1, 10, what="the promote hook to start")
+    restart_vigil(env, sig=signal.SIGKILL)
+
+    ev = env.hook.wait_event("failover_interrupted", timeout=10)
+    assert ev["new_primary"] == "b" and ev["epoch"] == 1
+    web = env.cluster()
+    assert web["state"] == "failed"
+    assert web["last_failover"]["result"] == "failed"
+    assert "interrupted" in web["last_failover"]["reason"]
+    time.sleep(2.0)  # a, still down, must not trigger a second promotion
+    assert len(env.promote_calls()) == 1
+    assert env.cluster()["primary"] == "a"
+
+    # The operator finishes it; the new failover takes a new epoch.
+    r = env.vigilctl("failover", "web", "--to", "b")
+    assert r.returncode == 0, r.stderr
+    web = env.cluster()
+    assert web["primary"] == "b" and web["epoch"] == 2
+    calls = env.promote_calls()
+    assert [c["env"]["VIGIL_EPOCH"] for c in calls] == ["1", "2"]
+
+
+def test_torn_journal_tail_is_reported_and_tolerated(env):
+    env.backends["a"].kill()
+    env.wait_primary("b", timeout=10)
+    env.hook.wait_event("failover", timeout=10)
+    env.backends["a"].start()
+    env.wait_health("a", "up", timeout=10)
+    assert env.stop_vigil() == 0
+    with open(env.path("state", "journal.jsonl"), "a") as f:
+        f.write('{"cluster":"web","event":"failover_sta')
+    env.vigil_rc = None
+    env.vigil = Proc([binary("vigil"), "-c", env.conf], env.vigil_log, env=clean_env())
+    wait_for(lambda: env._status_or_none() is not None, 15, what="vigil to answer")
+    assert env.cluster()["primary"] == "b"
+    assert "last record was torn" in env.log()

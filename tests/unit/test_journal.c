@@ -1,0 +1,228 @@
+/* tests/unit/test_journal.c — the append-only journal and role recovery. */
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "monitor/journal.h"
+
+static char dir[64];
+static char path[128];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/vigil-journal-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+}
+
+static void teardown(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+static void append(struct journal *j, const char *cluster, const char *event, int epoch,
+		   const char *new_primary)
+{
+	char err[256];
+	json_t *rec = json_pack("{s:s, s:s, s:i, s:s*}", "cluster", cluster, "event", event,
+				"epoch", epoch, "new_primary", new_primary);
+
+	ck_assert_int_eq(journal_append(j, rec, err, sizeof(err)), 0);
+	json_decref(rec);
+}
+
+static void write_raw(const char *text)
+{
+	FILE *f = fopen(path, "a");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int fold_web(void *arg, const json_t *rec)
+{
+	journal_roles_fold(arg, "web", rec);
+	return 0;
+}
+
+static struct journal_roles replay(struct journal_replay *st)
+{
+	struct journal_roles roles;
+	char err[256];
+
+	memset(&roles, 0, sizeof(roles));
+	ck_assert_int_eq(journal_replay(path, fold_web, &roles, st, err, sizeof(err)), 0);
+	return roles;
+}
+
+START_TEST(missing_journal_is_empty)
+{
+	struct journal_replay st;
+	struct journal_roles r = replay(&st);
+
+	ck_assert_uint_eq(st.records, 0);
+	ck_assert_str_eq(r.primary, "");
+	ck_assert_uint_eq(r.epoch, 0);
+	ck_assert(!r.interrupted);
+}
+END_TEST
+
+START_TEST(completed_failover_recovers_primary_and_epoch)
+{
+	char err[256];
+	struct journal *j = journal_open(dir, err, sizeof(err));
+	struct journal_replay st;
+	struct journal_roles r;
+
+	ck_assert_ptr_nonnull(j);
+	append(j, "web", "node_down", 0, NULL);
+	append(j, "web", "failover_started", 1, "b");
+	append(j, "other", "failover_started", 7, "x");
+	append(j, "web", "promoted", 1, "b");
+	append(j, "web", "failover", 1, "b");
+	journal_close(j);
+	r = replay(&st);
+	ck_assert_uint_eq(st.records, 5);
+	ck_assert_str_eq(r.primary, "b");
+	ck_assert_uint_eq(r.epoch, 1);
+	ck_assert(!r.interrupted);
+}
+END_TEST
+
+START_TEST(started_without_outcome_is_interrupted)
+{
+	char err[256];
+	struct journal *j = journal_open(dir, err, sizeof(err));
+	struct journal_replay st;
+	struct journal_roles r;
+
+	append(j, "web", "promoted", 1, "b");
+	append(j, "web", "failover_started", 2, "a");
+	journal_close(j);
+	r = replay(&st);
+	ck_assert(r.interrupted);
+	ck_assert_str_eq(r.interrupted_to, "a");
+	ck_assert_uint_eq(r.interrupted_epoch, 2);
+	ck_assert_str_eq(r.primary, "b");
+	ck_assert_uint_eq(r.epoch, 2);
+}
+END_TEST
+
+START_TEST(failed_failover_keeps_old_primary_and_consumes_epoch)
+{
+	char err[256];
+	struct journal *j = journal_open(dir, err, sizeof(err));
+	struct journal_replay st;
+	struct journal_roles r;
+
+	append(j, "web", "failover_started", 1, "b");
+	append(j, "web", "failover_failed", 1, "b");
+	journal_close(j);
+	r = replay(&st);
+	ck_assert(!r.interrupted);
+	ck_assert_str_eq(r.primary, "");
+	ck_assert_uint_eq(r.epoch, 1);
+}
+END_TEST
+
+START_TEST(torn_tail_is_tolerated_and_next_append_starts_fresh)
+{
+	char err[256];
+	struct journal *j;
+	struct journal_replay st;
+	struct journal_roles r;
+
+	write_raw("{\"cluster\":\"web\",\"event\":\"promoted\",\"epoch\":3,\"new_primary\":\"b\"}\n");
+	write_raw("{\"cluster\":\"web\",\"event\":\"failover_sta");
+	r = replay(&st);
+	ck_assert(st.torn_tail);
+	ck_assert_uint_eq(st.records, 1);
+	ck_assert_str_eq(r.primary, "b");
+	j = journal_open(dir, err, sizeof(err));
+	ck_assert_ptr_nonnull(j);
+	append(j, "web", "promoted", 4, "a");
+	journal_close(j);
+	r = replay(&st);
+	/* The torn line is now a bad middle line; the new record is intact. */
+	ck_assert(!st.torn_tail);
+	ck_assert_uint_eq(st.bad_lines, 1);
+	ck_assert_uint_eq(st.records, 2);
+	ck_assert_str_eq(r.primary, "a");
+	ck_assert_uint_eq(r.epoch, 4);
+}
+END_TEST
+
+START_TEST(garbage_lines_are_skipped_and_counted)
+{
+	struct journal_replay st;
+	struct journal_roles r;
+
+	write_raw("not json\n\n[1,2]\n{\"cluster\":\"web\",\"event\":\"promoted\",\"epoch\":2,"
+		  "\"new_primary\":\"c\"}\n");
+	r = replay(&st);
+	ck_assert_uint_eq(st.records, 1);
+	ck_assert_uint_eq(st.bad_lines, 2);
+	ck_assert_str_eq(r.primary, "c");
+}
+END_TEST
+
+START_TEST(appends_are_one_line_each_and_private)
+{
+	char err[256], buf[4096];
+	struct journal *j = journal_open(dir, err, sizeof(err));
+	int fd, lines = 0;
+	ssize_t n;
+
+	append(j, "web", "node_up", 0, NULL);
+	append(j, "web", "node_down", 0, NULL);
+	journal_close(j);
+	fd = open(path, O_RDONLY);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	for (char *p = buf; *p; p++)
+		lines += *p == '\n';
+	ck_assert_int_eq(lines, 2);
+	ck_assert_int_eq(buf[n - 1], '\n');
+	ck_assert_int_eq(access(path, R_OK), 0);
+}
+END_TEST
+
+START_TEST(open_fails_with_context)
+{
+	char err[256];
+
+	ck_assert_ptr_null(journal_open("/proc/vigil-no-such-dir", err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "/proc/vigil-no-such-dir"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("journal");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, missing_journal_is_empty);
+	tcase_add_test(tc, completed_failover_recovers_primary_and_epoch);
+	tcase_add_test(tc, started_without_outcome_is_interrupted);
+	tcase_add_test(tc, failed_failover_keeps_old_primary_and_consumes_epoch);
+	tcase_add_test(tc, torn_tail_is_tolerated_and_next_append_starts_fresh);
+	tcase_add_test(tc, garbage_lines_are_skipped_and_counted);
+	tcase_add_test(tc, appends_are_one_line_each_and_private);
+	tcase_add_test(tc, open_fails_with_context);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
