@@ -31,6 +31,25 @@ static void obs_schedule(struct mon_observer *o, uint64_t delay_ms)
 	evtimer_add(o->timer, &tv);
 }
 
+int cluster_set_paused(struct mon_cluster *cl, bool paused, const char *reason)
+{
+	struct mon_event_info ev = { 0 };
+
+	if (cl->paused == paused && !(!paused && cl->held))
+		return 0;
+	ev.event = paused ? "paused" : "resumed";
+	ev.reason = reason;
+	/* Journaled first: a restart must come back paused (or not) as the operator left it. */
+	if (mon_event(cl, VLOG_NOTICE, &ev) < 0)
+		return -1;
+	cl->paused = paused;
+	if (!paused) {
+		cl->held = false;
+		cluster_evaluate(cl);
+	}
+	return 0;
+}
+
 void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out)
 {
 	for (size_t i = 0; i < cl->conf->n_nodes; i++)
@@ -45,7 +64,8 @@ void cluster_evaluate(struct mon_cluster *cl)
 	struct mon_event_info ev = { 0 };
 
 	cluster_health_vector(cl, h);
-	in = (struct decide_input){ h, cl->conf->n_nodes, cl->primary, cl->job != NULL, cl->held };
+	in = (struct decide_input){ h, cl->conf->n_nodes, cl->primary, cl->job != NULL, cl->held,
+				    cl->paused };
 	d = decide(&in);
 	if (h[cl->primary] == HEALTH_UP)
 		cl->no_candidate_alerted = false;
@@ -228,6 +248,7 @@ void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
 			     cl->conf->name, "node", cl->nodes[i].conf->name, NULL);
 	}
 	cl->held = old->held;
+	cl->paused = old->paused;
 	cl->no_candidate_alerted = old->no_candidate_alerted;
 	if (old->fo.result != FO_NONE && old->fo.from < cl->conf->n_nodes &&
 	    old->fo.to < cl->conf->n_nodes &&
@@ -281,6 +302,11 @@ static void cluster_recover(struct mon_cluster *cl, const struct journal_roles *
 		if (idx >= 0)
 			cl->primary = (size_t)idx;
 	}
+	cl->paused = roles->paused;
+	cl->held = roles->held;
+	if (cl->paused)
+		vlog(VLOG_NOTICE, "monitor", "cluster stays paused (journal)", "cluster",
+		     cl->conf->name, NULL);
 	if (roles->interrupted)
 		cluster_hold_interrupted(cl, roles);
 }
@@ -319,6 +345,8 @@ const char *cluster_state_name(const struct mon_cluster *cl)
 
 	if (cl->job == &cl->fo)
 		return "failing_over";
+	if (cl->paused)
+		return "paused";
 	if (cl->held)
 		return "failed";
 	if (ph == HEALTH_DOWN)

@@ -84,6 +84,7 @@ struct mon_cluster {
 	size_t primary;
 	uint64_t epoch;
 	bool held;                     /* a failover failed: wait for the operator */
+	bool paused;                   /* operator maintenance: probe and report, never act */
 	bool no_candidate_alerted;     /* one alert per primary-down episode */
 	struct mon_failover fo;        /* the last failover */
 	struct mon_failover render;    /* the last start-up/reload render */
@@ -109,9 +110,15 @@ void cluster_free(struct mon_cluster *cl);
 
 /* Ask decide() what to do now and start it (after any health change). */
 void cluster_evaluate(struct mon_cluster *cl);
+/*
+ * Operator pause/resume.  Resume also releases a cluster held after a
+ * failed failover.  -1 when the change could not be journaled (nothing
+ * changed then).
+ */
+int cluster_set_paused(struct mon_cluster *cl, bool paused, const char *reason);
 /* Health of each node, in config order, for decide(). */
 void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out);
-/* "starting", "healthy", "degraded", "down", "failing_over", "failed". */
+/* "starting", "healthy", "degraded", "down", "failing_over", "paused", "failed". */
 const char *cluster_state_name(const struct mon_cluster *cl);
 
 #endif

@@ -1,5 +1,6 @@
 /* monitor/control.c — the control API on a unix socket (see control.h). */
 #include "monitor/control.h"
+#include "monitor/control_int.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -29,7 +30,7 @@ struct control {
 	char *path;
 };
 
-static void reply_json(struct evhttp_request *req, int code, json_t *body)
+void control_reply_json(struct evhttp_request *req, int code, json_t *body)
 {
 	struct evbuffer *buf = evbuffer_new();
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -50,9 +51,9 @@ static void reply_json(struct evhttp_request *req, int code, json_t *body)
 	evbuffer_free(buf);
 }
 
-static void reply_error(struct evhttp_request *req, int code, const char *msg)
+void control_reply_error(struct evhttp_request *req, int code, const char *msg)
 {
-	reply_json(req, code, json_pack("{s:s}", "error", msg));
+	control_reply_json(req, code, json_pack("{s:s}", "error", msg));
 }
 
 /* Parse the body as a JSON object whose fields are all strings named in allowed. */
@@ -106,7 +107,7 @@ static void handle_failover(struct control *c, struct evhttp_request *req,
 
 	body = read_body(req, allowed, err, sizeof(err));
 	if (!body) {
-		reply_error(req, 400, err);
+		control_reply_error(req, 400, err);
 		return;
 	}
 	to = json_string_value(json_object_get(body, "to"));
@@ -114,17 +115,38 @@ static void handle_failover(struct control *c, struct evhttp_request *req,
 	     "to", to ? to : "(any up standby)", NULL);
 	if (failover_request(cl, to, &epoch, err, sizeof(err), &code) < 0) {
 		json_decref(body);
-		reply_error(req, code, err);
+		control_reply_error(req, code, err);
 		return;
 	}
 	json_decref(body);
 	(void)c;
-	reply_json(req, 202, json_pack("{s:s, s:I, s:s, s:s, s:s}", "cluster", cl->conf->name,
+	control_reply_json(req, 202, json_pack("{s:s, s:I, s:s, s:s, s:s}", "cluster", cl->conf->name,
 				       "epoch", (json_int_t)epoch,
 				       "from", cl->nodes[cl->fo.from].conf->name,
 				       "to", cl->nodes[cl->fo.to].conf->name,
 				       "result", cl->fo.result == FO_RUNNING ? "running"
 					       : cl->fo.result == FO_OK ? "ok" : "failed"));
+}
+
+static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, bool pause)
+{
+	static const char *const allowed[] = { "reason", NULL };
+	char err[512];
+	json_t *body = read_body(req, allowed, err, sizeof(err));
+	const char *reason;
+
+	if (!body) {
+		control_reply_error(req, 400, err);
+		return;
+	}
+	reason = json_string_value(json_object_get(body, "reason"));
+	if (cluster_set_paused(cl, pause, reason ? reason : "operator request") < 0) {
+		json_decref(body);
+		control_reply_error(req, 500, "cannot journal the change; nothing changed");
+		return;
+	}
+	json_decref(body);
+	control_reply_json(req, 200, status_cluster_json(cl));
 }
 
 /* /v1/clusters/NAME[/ACTION] */
@@ -137,7 +159,7 @@ static void route_cluster(struct control *c, struct evhttp_request *req, const c
 	struct mon_cluster *cl;
 
 	if (len == 0 || len >= sizeof(name)) {
-		reply_error(req, 404, "no such resource");
+		control_reply_error(req, 404, "no such resource");
 		return;
 	}
 	memcpy(name, rest, len);
@@ -147,21 +169,23 @@ static void route_cluster(struct control *c, struct evhttp_request *req, const c
 		char msg[320];
 
 		snprintf(msg, sizeof(msg), "no cluster named '%s'", name);
-		reply_error(req, 404, msg);
+		control_reply_error(req, 404, msg);
 		return;
 	}
 	if (!slash) {
 		if (method != EVHTTP_REQ_GET)
-			reply_error(req, 405, "use GET");
+			control_reply_error(req, 405, "use GET");
 		else
-			reply_json(req, 200, status_cluster_json(cl));
+			control_reply_json(req, 200, status_cluster_json(cl));
+	} else if (method != EVHTTP_REQ_POST &&
+		   (!strcmp(slash, "/failover") || !strcmp(slash, "/pause") || !strcmp(slash, "/resume"))) {
+		control_reply_error(req, 405, "use POST");
 	} else if (strcmp(slash, "/failover") == 0) {
-		if (method != EVHTTP_REQ_POST)
-			reply_error(req, 405, "use POST");
-		else
-			handle_failover(c, req, cl);
+		handle_failover(c, req, cl);
+	} else if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
+		handle_pause(req, cl, slash[1] == 'p');
 	} else {
-		reply_error(req, 404, "no such resource");
+		control_reply_error(req, 404, "no such resource");
 	}
 }
 
@@ -175,18 +199,23 @@ static void handle_request(struct evhttp_request *req, void *arg)
 	size_t n;
 
 	if (!path) {
-		reply_error(req, 400, "bad request URI");
+		control_reply_error(req, 400, "bad request URI");
 	} else if (strcmp(path, "/v1/status") == 0) {
 		if (method != EVHTTP_REQ_GET) {
-			reply_error(req, 405, "use GET");
+			control_reply_error(req, 405, "use GET");
 			return;
 		}
 		n = daemon_clusters(c->d, &cls);
-		reply_json(req, 200, status_json(cls, n));
+		control_reply_json(req, 200, status_json(cls, n));
+	} else if (strcmp(path, "/v1/events") == 0) {
+		if (method != EVHTTP_REQ_GET)
+			control_reply_error(req, 405, "use GET");
+		else
+			control_events(req, c->d, uri);
 	} else if (strncmp(path, "/v1/clusters/", 13) == 0) {
 		route_cluster(c, req, path + 13, method);
 	} else {
-		reply_error(req, 404, "no such resource");
+		control_reply_error(req, 404, "no such resource");
 	}
 }
 

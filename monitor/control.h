@@ -5,6 +5,9 @@
  *   GET  /v1/status                    every cluster
  *   GET  /v1/clusters/NAME             one cluster
  *   POST /v1/clusters/NAME/failover    body {} or {"to":"NODE"} -> 202
+ *   POST /v1/clusters/NAME/pause       body {} or {"reason":"..."} -> 200
+ *   POST /v1/clusters/NAME/resume      likewise; also releases a held cluster
+ *   GET  /v1/events?cluster=NAME&after=SEQ&limit=N   journal records
  *
  * Errors are {"error":"..."} with a 4xx/5xx status.  Every field of a
  * request body is validated; unknown fields are refused.

@@ -52,6 +52,11 @@ struct mon_cluster *daemon_find_cluster(const struct mon_daemon *d, const char *
 	return NULL;
 }
 
+const char *daemon_journal_path(const struct mon_daemon *d)
+{
+	return journal_path(d->journal);
+}
+
 static void free_clusters(struct mon_cluster **cls, size_t n)
 {
 	for (size_t i = 0; cls && i < n; i++)

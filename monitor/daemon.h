@@ -22,5 +22,6 @@ int daemon_run(const char *config_path, struct config *cfg);
 /* The running clusters (valid until the next reload). */
 size_t daemon_clusters(const struct mon_daemon *d, struct mon_cluster *const **out);
 struct mon_cluster *daemon_find_cluster(const struct mon_daemon *d, const char *name);
+const char *daemon_journal_path(const struct mon_daemon *d);
 
 #endif

@@ -20,6 +20,10 @@ struct decision decide(const struct decide_input *in)
 		d.reason = "an action is running";
 		return d;
 	}
+	if (in->paused) {
+		d.reason = "cluster paused by the operator";
+		return d;
+	}
 	if (in->held) {
 		d.reason = "cluster held after a failed action: operator must act";
 		return d;
@@ -45,6 +49,10 @@ int decide_manual(const struct decide_input *in, int target, char *why, size_t w
 		  int *http_status)
 {
 	*http_status = 409;
+	if (in->paused) {
+		snprintf(why, whylen, "the cluster is paused: resume it first");
+		return -1;
+	}
 	if (in->busy) {
 		snprintf(why, whylen, "a failover is already running");
 		return -1;

@@ -4,7 +4,8 @@
  * replaces it; nothing else in the daemon decides.
  *
  * Rules:
- *  - nothing happens while an action job runs or the cluster is held;
+ *  - nothing happens while an action job runs, the cluster is held after a
+ *    failed action, or an operator paused it (probe, report, never act);
  *  - the primary must be DOWN (UNKNOWN is not enough) to fail over;
  *  - only an UP standby is ever promoted, the first UP one in config order;
  *  - primary DOWN and no standby UP: report NO_CANDIDATE (alert, keep the
@@ -23,7 +24,8 @@ struct decide_input {
 	size_t n_nodes;
 	size_t primary;                  /* index of the current primary */
 	bool busy;                       /* an action job is running */
-	bool held;                       /* failed/paused: act only on operator command */
+	bool held;                       /* a failed action: act only on operator command */
+	bool paused;                     /* maintenance: never act, not even on command */
 };
 
 enum decide_verdict { DECIDE_NOTHING, DECIDE_FAILOVER, DECIDE_NO_CANDIDATE };

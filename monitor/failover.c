@@ -205,7 +205,8 @@ int failover_request(struct mon_cluster *cl, const char *to, uint64_t *epoch,
 		}
 	}
 	cluster_health_vector(cl, h);
-	in = (struct decide_input){ h, cl->conf->n_nodes, cl->primary, cl->job != NULL, cl->held };
+	in = (struct decide_input){ h, cl->conf->n_nodes, cl->primary, cl->job != NULL, cl->held,
+				    cl->paused };
 	target = decide_manual(&in, target, why, sizeof(why), http_status);
 	if (target < 0) {
 		snprintf(err, errlen, "cannot fail over %s%s%s: %s", cl->conf->name,

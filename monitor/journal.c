@@ -171,8 +171,17 @@ void journal_roles_fold(struct journal_roles *roles, const char *cluster, const 
 		/* The new primary is in charge from here, whatever happens to the balancers. */
 		snprintf(roles->primary, sizeof(roles->primary), "%s", str(record, "new_primary"));
 		roles->interrupted = false;
+	} else if (strcmp(event, "paused") == 0) {
+		roles->paused = true;
+	} else if (strcmp(event, "resumed") == 0) {
+		roles->paused = false;
+		roles->held = false;
+	} else if (strcmp(event, "failover") == 0) {
+		roles->held = false;
 	} else if (strcmp(event, "failover_failed") == 0 ||
 		   strcmp(event, "failover_interrupted") == 0) {
+		/* Held until resumed or a later failover succeeds, across restarts too. */
 		roles->interrupted = false;
+		roles->held = true;
 	}
 }

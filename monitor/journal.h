@@ -52,6 +52,8 @@ struct journal_roles {
 	bool interrupted;
 	char interrupted_to[128];
 	uint64_t interrupted_epoch;
+	bool paused;        /* the operator's last word was "pause" */
+	bool held;          /* a failover failed or was interrupted, and nobody resumed since */
 };
 
 /* Fold one record into roles if it belongs to cluster (a journal_record_fn helper). */

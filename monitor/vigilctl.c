@@ -5,6 +5,8 @@
  *
  *   vigilctl [-s SOCKET] status [--json]
  *   vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait]
+ *   vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]
+ *   vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]
  *
  * Exit status: 0 ok, 1 the daemon refused or the action failed, 2 usage,
  * 3 the daemon could not be reached.
@@ -26,6 +28,8 @@ struct reply {
 	char *body;
 	size_t len;
 };
+
+static int usage(FILE *out, int rc);
 
 static const char *or_default(const char *s, const char *dflt)
 {
@@ -210,10 +214,117 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 	return ec;
 }
 
+static int cmd_pause(const char *socket, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "reason", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+	};
+	const char *reason = NULL, *verb = argv[0];
+	char path[512], *body;
+	long code;
+	int c, ec;
+	json_t *req, *doc;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'r')
+			return usage(stderr, 2);
+		reason = optarg;
+	}
+	if (optind != argc - 1)
+		return usage(stderr, 2);
+	snprintf(path, sizeof(path), "/v1/clusters/%s/%s", argv[optind], verb);
+	req = reason ? json_pack("{s:s}", "reason", reason) : json_object();
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body)
+		return 1;
+	doc = call(socket, "POST", path, body, &code, &ec);
+	free(body);
+	if (!doc)
+		return ec;
+	printf("%s: state %s\n", argv[optind], or_default(json_string_value(json_object_get(doc,
+		"state")), "?"));
+	json_decref(doc);
+	return 0;
+}
+
+static void print_event(const json_t *e, int as_json)
+{
+	const char *node = json_string_value(json_object_get(e, "node"));
+	const char *from = json_string_value(json_object_get(e, "old_primary"));
+	const char *to = json_string_value(json_object_get(e, "new_primary"));
+	const char *reason = json_string_value(json_object_get(e, "reason"));
+
+	if (as_json) {
+		json_dumpf(e, stdout, JSON_COMPACT);
+		putchar('\n');
+		return;
+	}
+	printf("%s %-10s epoch %-3lld %-20s", or_default(json_string_value(json_object_get(e, "ts")), "-"),
+	       or_default(json_string_value(json_object_get(e, "cluster")), "?"),
+	       (long long)json_integer_value(json_object_get(e, "epoch")),
+	       or_default(json_string_value(json_object_get(e, "event")), "?"));
+	if (node)
+		printf(" node=%s", node);
+	if (from || to)
+		printf(" %s->%s", or_default(from, "?"), or_default(to, "?"));
+	if (reason)
+		printf(" (%s)", reason);
+	putchar('\n');
+}
+
+static int cmd_events(const char *socket, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "follow", no_argument, NULL, 'f' }, { "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct timespec pause = { 0, 500 * 1000 * 1000 };
+	const char *cluster = NULL;
+	long long after = 0, limit = 20;
+	int follow = 0, as_json = 0, c, ec;
+	char path[512];
+	long code;
+
+	while ((c = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
+		if (c == 'n' && (limit = atoll(optarg)) > 0 && limit <= 1000)
+			continue;
+		if (c == 'f' || c == 'j') {
+			*(c == 'f' ? &follow : &as_json) = 1;
+			continue;
+		}
+		return usage(stderr, 2);
+	}
+	if (optind < argc - 1)
+		return usage(stderr, 2);
+	if (optind == argc - 1)
+		cluster = argv[optind];
+	for (;;) {
+		json_t *doc, *e;
+		size_t i;
+
+		snprintf(path, sizeof(path), "/v1/events?limit=%lld&after=%lld%s%s", after ? 1000 : limit,
+			 after, cluster ? "&cluster=" : "", cluster ? cluster : "");
+		doc = call(socket, "GET", path, NULL, &code, &ec);
+		if (!doc)
+			return ec;
+		json_array_foreach(json_object_get(doc, "events"), i, e)
+			print_event(e, as_json);
+		fflush(stdout);
+		after = json_integer_value(json_object_get(doc, "last"));
+		json_decref(doc);
+		if (!follow)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+}
+
 static int usage(FILE *out, int rc)
 {
 	fprintf(out, "usage: vigilctl [-s SOCKET] status [--json]\n"
 		     "       vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait]\n"
+		     "       vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]\n"
+		     "       vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]\n"
 		     "SOCKET defaults to $VIGIL_SOCKET, then " DEFAULT_SOCKET "\n");
 	return rc;
 }
@@ -242,6 +353,10 @@ int main(int argc, char **argv)
 		rc = cmd_status(socket, argc - i == 2);
 	else if (strcmp(argv[i], "failover") == 0)
 		rc = cmd_failover(socket, argc - i, argv + i);
+	else if (strcmp(argv[i], "pause") == 0 || strcmp(argv[i], "resume") == 0)
+		rc = cmd_pause(socket, argc - i, argv + i);
+	else if (strcmp(argv[i], "events") == 0)
+		rc = cmd_events(socket, argc - i, argv + i);
 	else
 		rc = usage(stderr, 2);
 	curl_global_cleanup();

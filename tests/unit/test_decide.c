@@ -10,7 +10,7 @@
 
 static struct decision run(enum health_state *h, size_t n, size_t primary, bool busy, bool held)
 {
-	struct decide_input in = { h, n, primary, busy, held };
+	struct decide_input in = { h, n, primary, busy, held, false };
 
 	return decide(&in);
 }
@@ -80,10 +80,26 @@ START_TEST(busy_or_held_never_acts)
 }
 END_TEST
 
+START_TEST(paused_never_acts_even_on_command)
+{
+	enum health_state h[] = { D, U };
+	struct decide_input in = { h, 2, 0, false, false, true };
+	char why[128];
+	int st;
+
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+	ck_assert_int_eq(decide_manual(&in, 1, why, sizeof(why), &st), -1);
+	ck_assert_int_eq(st, 409);
+	ck_assert_str_eq(why, "the cluster is paused: resume it first");
+	h[1] = D;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+}
+END_TEST
+
 START_TEST(manual_checks_target)
 {
 	enum health_state h[] = { U, U, D };
-	struct decide_input in = { h, 3, 0, false, false };
+	struct decide_input in = { h, 3, 0, false, false, false };
 	char why[128];
 	int st;
 
@@ -104,7 +120,7 @@ END_TEST
 START_TEST(manual_with_no_up_standby_refused)
 {
 	enum health_state h[] = { U, Q, D };
-	struct decide_input in = { h, 3, 0, false, false };
+	struct decide_input in = { h, 3, 0, false, false, false };
 	char why[128];
 	int st;
 
@@ -116,7 +132,7 @@ END_TEST
 START_TEST(manual_allowed_while_held)
 {
 	enum health_state h[] = { D, U };
-	struct decide_input in = { h, 2, 0, false, true };
+	struct decide_input in = { h, 2, 0, false, true, false };
 	char why[128];
 	int st;
 
@@ -138,6 +154,7 @@ int main(void)
 	tcase_add_test(tc, first_up_standby_in_config_order);
 	tcase_add_test(tc, primary_can_be_any_index);
 	tcase_add_test(tc, busy_or_held_never_acts);
+	tcase_add_test(tc, paused_never_acts_even_on_command);
 	tcase_add_test(tc, manual_checks_target);
 	tcase_add_test(tc, manual_with_no_up_standby_refused);
 	tcase_add_test(tc, manual_allowed_while_held);

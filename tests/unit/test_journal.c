@@ -130,6 +130,40 @@ START_TEST(failed_failover_keeps_old_primary_and_consumes_epoch)
 }
 END_TEST
 
+START_TEST(hold_and_pause_survive_until_resumed)
+{
+	char err[256];
+	struct journal *j = journal_open(dir, err, sizeof(err));
+	struct journal_replay st;
+	struct journal_roles r;
+
+	append(j, "web", "failover_started", 1, "b");
+	append(j, "web", "failover_interrupted", 1, "b");
+	append(j, "web", "paused", 1, NULL);
+	r = replay(&st);
+	ck_assert(r.held);
+	ck_assert(r.paused);
+	ck_assert(!r.interrupted);
+	append(j, "web", "resumed", 1, NULL);
+	r = replay(&st);
+	ck_assert(!r.held);
+	ck_assert(!r.paused);
+	append(j, "web", "failover_started", 2, "b");
+	append(j, "web", "promoted", 2, "b");
+	append(j, "web", "failover_failed", 2, "b");
+	r = replay(&st);
+	ck_assert(r.held);
+	ck_assert_str_eq(r.primary, "b");
+	append(j, "web", "failover_started", 3, "a");
+	append(j, "web", "promoted", 3, "a");
+	append(j, "web", "failover", 3, "a");
+	journal_close(j);
+	r = replay(&st);
+	ck_assert(!r.held);
+	ck_assert_str_eq(r.primary, "a");
+}
+END_TEST
+
 START_TEST(torn_tail_is_tolerated_and_next_append_starts_fresh)
 {
 	char err[256];
@@ -215,6 +249,7 @@ int main(void)
 	tcase_add_test(tc, completed_failover_recovers_primary_and_epoch);
 	tcase_add_test(tc, started_without_outcome_is_interrupted);
 	tcase_add_test(tc, failed_failover_keeps_old_primary_and_consumes_epoch);
+	tcase_add_test(tc, hold_and_pause_survive_until_resumed);
 	tcase_add_test(tc, torn_tail_is_tolerated_and_next_append_starts_fresh);
 	tcase_add_test(tc, garbage_lines_are_skipped_and_counted);
 	tcase_add_test(tc, appends_are_one_line_each_and_private);

@@ -1,0 +1,76 @@
+"""tests/integration/test_operator.py — pause/resume and the event history.
+
+A paused cluster keeps probing and reporting but never acts, not even on a
+manual failover, and stays paused across a restart (the journal says so).
+`vigilctl events` reads the journal through the control API.
+"""
+
+import json
+import time
+
+from test_journal import restart_vigil
+
+
+def test_paused_cluster_never_acts_until_resumed(env):
+    r = env.vigilctl("pause", "web", "--reason", "maintenance window")
+    assert r.returncode == 0, r.stderr
+    assert env.cluster()["state"] == "paused"
+
+    env.backends["a"].kill()
+    env.wait_health("a", "down", timeout=10)
+    time.sleep(1.0)
+    assert env.cluster()["primary"] == "a"
+    assert env.promote_calls() == []
+    assert env.hook.of("failover_started") == []
+
+    r = env.vigilctl("failover", "web", "--to", "b")
+    assert r.returncode == 1
+    assert "paused" in r.stderr
+
+    restart_vigil(env)
+    env.wait_health("a", "down", timeout=10)
+    time.sleep(0.5)
+    web = env.cluster()
+    assert web["state"] == "paused" and web["primary"] == "a"
+    assert env.promote_calls() == []
+
+    r = env.vigilctl("resume", "web")
+    assert r.returncode == 0, r.stderr
+    env.wait_primary("b", timeout=10)
+    env.wait_traffic("b", timeout=10)
+    assert len(env.promote_calls()) == 1
+
+
+def test_events_show_the_failover_from_the_journal(env):
+    env.backends["a"].kill()
+    env.wait_primary("b", timeout=10)
+    env.hook.wait_event("failover", timeout=10)
+
+    r = env.vigilctl("events", "web")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    started = [ln for ln in lines if " failover_started " in ln]
+    assert started and "a->b" in started[0], r.stdout
+    assert any(" promoted " in ln for ln in lines), r.stdout
+
+    r = env.vigilctl("events", "web", "--json", "-n", "1000")
+    recs = [json.loads(ln) for ln in r.stdout.splitlines()]
+    kinds = [x["event"] for x in recs]
+    assert kinds.index("failover_started") < kinds.index("promoted") < kinds.index("failover")
+    seqs = [x["seq"] for x in recs]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    fo = [x for x in recs if x["event"] == "failover"][0]
+    assert fo["epoch"] == 1 and fo["old_primary"] == "a" and fo["new_primary"] == "b"
+
+    r = env.vigilctl("events", "nope")
+    assert r.returncode == 1 and "no cluster named 'nope'" in r.stderr
+
+
+def test_events_api_validates_its_query(env):
+    from helpers import unix_request
+    for q in ("after=-1", "limit=0", "limit=5000", "bogus=1", "after=abc"):
+        code, doc, raw = unix_request(env.sock, "GET", f"/v1/events?{q}")
+        assert code == 400, (q, code, raw)
+        assert "error" in doc
+    code, doc, _ = unix_request(env.sock, "GET", "/v1/events?limit=1")
+    assert code == 200 and len(doc["events"]) == 1 and doc["last"] >= 1
