@@ -22,6 +22,12 @@ struct curl_loop *curl_loop_new(struct event_base *base, char *err, size_t errle
 void curl_loop_free(struct curl_loop *loop);
 /* Start a configured easy handle; cb runs once when it completes. 0 or -1. */
 int curl_loop_add(struct curl_loop *loop, CURL *easy, curl_done_fn cb, void *arg);
+/*
+ * The same, on the connection cache KEY selects: transfers to one target
+ * should pass one key so they keep reusing its connection (see curl_loop.c).
+ */
+int curl_loop_add_keyed(struct curl_loop *loop, unsigned key, CURL *easy, curl_done_fn cb,
+			void *arg);
 /* Stop a running transfer without calling its callback.  Safe if not running. */
 void curl_loop_remove(struct curl_loop *loop, CURL *easy);
 
