@@ -9,27 +9,37 @@
 #include "common/clock.h"
 #include "monitor/journal.h"
 
-/* Events that reach the alert sinks, with the severity they carry. */
-static const struct {
+/*
+ * Every event kind: the severity it is alerted with (NULL: not alerted),
+ * and whether its journal record must be durable before the caller goes on
+ * (records that announce or conclude an action, or an operator's order).
+ */
+static const struct event_kind {
 	const char *event;
 	const char *severity;
-} alerted[] = {
-	{ "node_down", "warning" },
-	{ "node_up", "info" },
-	{ "failover_started", "warning" },
-	{ "failover", "critical" },
-	{ "failover_failed", "critical" },
-	{ "failover_interrupted", "critical" },
-	{ "no_candidate", "critical" },
-	{ "reroute_failed", "critical" },
+	bool durable;
+} kinds[] = {
+	{ "node_down", "warning", false },
+	{ "node_up", "info", false },
+	{ "no_candidate", "critical", false },
+	{ "failover_started", "warning", true },
+	{ "promoted", NULL, true },
+	{ "failover", "critical", true },
+	{ "failover_failed", "critical", true },
+	{ "failover_interrupted", "critical", true },
+	{ "reroute_failed", "critical", true },
+	{ "paused", NULL, true },
+	{ "resumed", NULL, true },
 };
 
-static const char *alert_severity(const char *event)
+static const struct event_kind *event_kind(const char *event)
 {
-	for (size_t i = 0; i < sizeof(alerted) / sizeof(alerted[0]); i++)
-		if (strcmp(alerted[i].event, event) == 0)
-			return alerted[i].severity;
-	return NULL;
+	static const struct event_kind unknown = { NULL, NULL, true };
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].event, event) == 0)
+			return &kinds[i];
+	return &unknown;
 }
 
 static uint64_t event_epoch(const struct mon_cluster *cl, const struct mon_event_info *ev)
@@ -61,7 +71,7 @@ static void log_event(const struct mon_cluster *cl, enum vlog_level lvl,
 	vlog_fields(lvl, "monitor", ev->event, keys, vals, n);
 }
 
-static int journal_event(struct mon_cluster *cl, const struct mon_event_info *ev)
+static int journal_event(struct mon_cluster *cl, const struct mon_event_info *ev, bool durable)
 {
 	char ts[40], err[512];
 	json_t *rec;
@@ -79,7 +89,7 @@ static int journal_event(struct mon_cluster *cl, const struct mon_event_info *ev
 		     "event", ev->event, NULL);
 		return -1;
 	}
-	rc = journal_append(cl->env.journal, rec, err, sizeof(err));
+	rc = journal_append(cl->env.journal, rec, durable, err, sizeof(err));
 	json_decref(rec);
 	if (rc < 0)
 		vlog(VLOG_ERR, "journal", "cannot append record", "cluster", cl->conf->name,
@@ -89,11 +99,12 @@ static int journal_event(struct mon_cluster *cl, const struct mon_event_info *ev
 
 int mon_event(struct mon_cluster *cl, enum vlog_level lvl, const struct mon_event_info *ev)
 {
-	const char *severity = alert_severity(ev->event);
+	const struct event_kind *kind = event_kind(ev->event);
+	const char *severity = kind->severity;
 	int rc;
 
 	log_event(cl, lvl, ev);
-	rc = journal_event(cl, ev);
+	rc = journal_event(cl, ev, kind->durable);
 	if (severity && cl->alerter) {
 		struct alert_event a = {
 			.cluster = cl->conf->name, .event = ev->event, .severity = severity,

@@ -84,7 +84,8 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int journal_append(struct journal *j, const json_t *record, char *err, size_t errlen)
+int journal_append(struct journal *j, const json_t *record, bool durable,
+		   char *err, size_t errlen)
 {
 	char *text = json_dumps(record, JSON_COMPACT), *line;
 	int rc = -1;
@@ -96,7 +97,7 @@ int journal_append(struct journal *j, const json_t *record, char *err, size_t er
 	}
 	free(text);
 	/* One write of the whole line, then durable before the action it announces. */
-	if (write_all(j->fd, line, strlen(line)) < 0 || fdatasync(j->fd) < 0)
+	if (write_all(j->fd, line, strlen(line)) < 0 || (durable && fdatasync(j->fd) < 0))
 		err_set(err, errlen, "append to %s: %s", j->path, strerror(errno));
 	else {
 		rc = 0;

@@ -24,8 +24,14 @@ struct journal;
 /* Open (create) STATE_DIR/journal.jsonl for appending. */
 struct journal *journal_open(const char *state_dir, char *err, size_t errlen);
 void journal_close(struct journal *j);
-/* Append one record as one line and make it durable. 0 or -1 with err. */
-int journal_append(struct journal *j, const json_t *record, char *err, size_t errlen);
+/*
+ * Append one record as one line; with durable, fdatasync before returning.
+ * Records that announce an action are durable; observations (node_up,
+ * node_down) are not: fsyncing 10,000 of them at start-up would stall the
+ * loop for seconds.  0 or -1 with err.
+ */
+int journal_append(struct journal *j, const json_t *record, bool durable,
+		   char *err, size_t errlen);
 const char *journal_path(const struct journal *j);
 
 struct journal_replay {
