@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# scripts/lib/deps.sh — the one install step shared by scripts/test and
+# scripts/demo (sourced, not run).  It installs only the Debian packages that
+# are missing, so a machine that already has them needs neither root nor the
+# network, and a fresh minimal Debian 12 gets everything in one apt run.
+#
+# Installing nginx or haproxy may start a system instance (nginx on port 80)
+# when no policy-rc.d forbids it; we stop any such instance our install
+# started, and leave alone one that was running before.
+
+VIGIL_DEB_PACKAGES=(
+	build-essential autoconf automake libtool pkg-config
+	libevent-dev libcurl4-openssl-dev libjansson-dev libconfig-dev check
+	nginx-light haproxy python3 python3-pytest
+	nftables iproute2 curl procps ca-certificates
+)
+
+# Is Debian package $1 installed (not merely known or half-configured)?
+vigil_pkg_installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+# Pid of the live system service whose pid file is $1, or nothing.
+vigil_service_pid() {
+	local pid
+	[ -r "$1" ] || return 0
+	pid=$(tr -dc '0-9' <"$1")
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		echo "$pid"
+	fi
+}
+
+# Stop the system service $1 (pid file $2) if it runs now but did not
+# before our install ($3 = its pid before, may be empty).
+vigil_stop_started_service() {
+	local name=$1 pidfile=$2 before=$3 now
+	now=$(vigil_service_pid "$pidfile")
+	[ -n "$now" ] || return 0
+	[ "$now" != "$before" ] || return 0
+	echo "deps: stopping the system $name our install started (pid $now)"
+	service "$name" stop >/dev/null 2>&1 || true
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		kill -0 "$now" 2>/dev/null || return 0
+		sleep 0.3
+	done
+	kill -TERM "$now" 2>/dev/null || true
+	sleep 1
+	kill -KILL "$now" 2>/dev/null || true
+}
+
+vigil_install_deps() {
+	local missing=() pkg nginx_before haproxy_before
+	if ! command -v dpkg-query >/dev/null 2>&1; then
+		echo "deps: dpkg-query not found: this script expects Debian 12" >&2
+		return 1
+	fi
+	for pkg in "${VIGIL_DEB_PACKAGES[@]}"; do
+		vigil_pkg_installed "$pkg" || missing+=("$pkg")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		echo "deps: all ${#VIGIL_DEB_PACKAGES[@]} Debian packages present"
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: missing packages (${missing[*]}) and not root: install them first" >&2
+		return 1
+	fi
+	nginx_before=$(vigil_service_pid /run/nginx.pid)
+	haproxy_before=$(vigil_service_pid /run/haproxy.pid)
+	echo "deps: installing ${missing[*]}"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	vigil_stop_started_service nginx /run/nginx.pid "$nginx_before"
+	vigil_stop_started_service haproxy /run/haproxy.pid "$haproxy_before"
+}
