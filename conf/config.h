@@ -19,6 +19,7 @@
 /* Limits conf/ enforces, so run-time code can use fixed arrays. */
 #define CONF_MAX_NODES 64   /* nodes per cluster */
 #define CONF_MAX_PROBES 16  /* probes per cluster */
+#define CONF_MAX_FAILOVERS 16 /* max_failovers per window */
 
 enum conf_role { CONF_ROLE_PRIMARY, CONF_ROLE_STANDBY };
 
@@ -100,6 +101,10 @@ struct conf_cluster {
 	struct conf_balancer *balancers;
 	size_t n_balancers;
 	struct conf_hooks hooks;
+	/* Anti-flap policy for automatic failovers (operator commands bypass it). */
+	uint64_t cooldown_ms;        /* none this soon after the last failover; default 60s */
+	int max_failovers;           /* at most this many per window, then pause; default 3 */
+	uint64_t failover_window_ms; /* default 1h */
 	struct conf_alert *alerts;
 	size_t n_alerts;
 };

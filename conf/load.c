@@ -33,7 +33,8 @@ static const char *const hook_vars[] = {
 static const char *const top_keys[] = { "state_dir", "control", "log_format", "clusters", NULL };
 static const char *const control_keys[] = { "socket", "mode", NULL };
 static const char *const cluster_keys[] = {
-	"name", "nodes", "probes", "balancers", "hooks", "alerts", NULL,
+	"name", "nodes", "probes", "balancers", "hooks", "alerts",
+	"cooldown", "max_failovers", "failover_window", NULL,
 };
 static const char *const node_keys[] = { "name", "address", "role", NULL };
 static const char *const balancer_keys[] = {
@@ -438,6 +439,9 @@ static void load_cluster(const struct lgrp *g, struct conf_cluster *c)
 	load_balancers(g, c);
 	load_hooks(g, &c->hooks);
 	load_alerts(g, c);
+	lu_duration(g, "cooldown", "60s", &c->cooldown_ms);
+	lu_int(g, "max_failovers", 3, 1, CONF_MAX_FAILOVERS, &c->max_failovers);
+	lu_duration(g, "failover_window", "1h", &c->failover_window_ms);
 }
 
 static void load_clusters(const struct lgrp *top, struct config *cfg)

@@ -44,7 +44,10 @@ int cluster_set_paused(struct mon_cluster *cl, bool paused, const char *reason)
 		return -1;
 	cl->paused = paused;
 	if (!paused) {
+		/* Resuming acknowledges what happened: the anti-flap history starts over. */
 		cl->held = false;
+		cl->n_auto = 0;
+		cl->alerted_verdict = DECIDE_NOTHING;
 		cluster_evaluate(cl);
 	}
 	return 0;
@@ -56,31 +59,83 @@ void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out)
 		out[i] = cl->nodes[i].health;
 }
 
+/* How many automatic failovers started within the window, up to now. */
+static size_t recent_failovers(const struct mon_cluster *cl, uint64_t now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cl->n_auto; i++)
+		if (now - cl->auto_ms[i] < cl->conf->failover_window_ms)
+			n++;
+	return n;
+}
+
+void cluster_decide_input(const struct mon_cluster *cl, enum health_state *h,
+			  struct decide_input *in)
+{
+	uint64_t now = clock_mono_ms();
+
+	cluster_health_vector(cl, h);
+	*in = (struct decide_input){
+		.health = h, .n_nodes = cl->conf->n_nodes, .primary = cl->primary,
+		.busy = cl->job != NULL, .held = cl->held, .paused = cl->paused,
+		.cooling_down = cl->last_failover_ms != 0 &&
+				now - cl->last_failover_ms < cl->conf->cooldown_ms,
+		.over_limit = recent_failovers(cl, now) >= (size_t)cl->conf->max_failovers,
+	};
+}
+
+void cluster_note_failover(struct mon_cluster *cl, bool manual)
+{
+	uint64_t now = clock_mono_ms();
+
+	cl->last_failover_ms = now ? now : 1;
+	if (manual)
+		return;
+	if (cl->n_auto < CONF_MAX_FAILOVERS) {
+		cl->auto_ms[cl->n_auto++] = now;
+		return;
+	}
+	memmove(cl->auto_ms, cl->auto_ms + 1, sizeof(cl->auto_ms) - sizeof(cl->auto_ms[0]));
+	cl->auto_ms[CONF_MAX_FAILOVERS - 1] = now;
+}
+
+/* Alert a verdict that holds a down primary back, once per primary-down episode. */
+static void alert_once(struct mon_cluster *cl, const struct decision *d)
+{
+	struct mon_event_info ev = { 0 };
+	bool limit = d->verdict == DECIDE_LIMIT;
+
+	if (cl->alerted_verdict == d->verdict)
+		return;
+	cl->alerted_verdict = d->verdict;
+	ev.event = decide_verdict_name(d->verdict);
+	ev.old_primary = cl->nodes[cl->primary].conf->name;
+	if (d->verdict != DECIDE_NO_CANDIDATE)
+		ev.new_primary = cl->nodes[d->target].conf->name;
+	ev.reason = d->reason;
+	if (mon_event(cl, VLOG_ERR, &ev) == 0 && limit)
+		cluster_set_paused(cl, true, "max_failovers reached in failover_window");
+}
+
 void cluster_evaluate(struct mon_cluster *cl)
 {
 	enum health_state h[CONF_MAX_NODES];
 	struct decide_input in;
 	struct decision d;
-	struct mon_event_info ev = { 0 };
 
-	cluster_health_vector(cl, h);
-	in = (struct decide_input){ h, cl->conf->n_nodes, cl->primary, cl->job != NULL, cl->held,
-				    cl->paused };
+	cluster_decide_input(cl, h, &in);
 	d = decide(&in);
 	if (h[cl->primary] == HEALTH_UP)
-		cl->no_candidate_alerted = false;
+		cl->alerted_verdict = DECIDE_NOTHING;
 	switch (d.verdict) {
 	case DECIDE_FAILOVER:
 		failover_begin(cl, d.target, d.reason, false);
 		break;
 	case DECIDE_NO_CANDIDATE:
-		if (cl->no_candidate_alerted)
-			break;
-		cl->no_candidate_alerted = true;
-		ev.event = "no_candidate";
-		ev.old_primary = cl->nodes[cl->primary].conf->name;
-		ev.reason = d.reason;
-		mon_event(cl, VLOG_ERR, &ev);
+	case DECIDE_SUPPRESSED:
+	case DECIDE_LIMIT:
+		alert_once(cl, &d);
 		break;
 	case DECIDE_NOTHING:
 		break;
@@ -130,8 +185,9 @@ static void obs_done(void *arg, const struct probe_result *res)
 		     "health", health_state_name(o->health.state), "detail", res->detail, NULL);
 	/* Schedule before deciding: a failover must never stop the probing. */
 	obs_schedule(o, (elapsed < interval ? interval - elapsed : 0) + jitter(o->conf->jitter_ms));
-	if (node_update(cl, o->node))
-		cluster_evaluate(cl);
+	node_update(cl, o->node);
+	/* Every result, not only changes: a cooldown that ran out is noticed here. */
+	cluster_evaluate(cl);
 }
 
 static void obs_run(evutil_socket_t fd, short what, void *arg)
@@ -249,7 +305,10 @@ void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
 	}
 	cl->held = old->held;
 	cl->paused = old->paused;
-	cl->no_candidate_alerted = old->no_candidate_alerted;
+	cl->alerted_verdict = old->alerted_verdict;
+	cl->last_failover_ms = old->last_failover_ms;
+	cl->n_auto = old->n_auto;
+	memcpy(cl->auto_ms, old->auto_ms, sizeof(cl->auto_ms));
 	if (old->fo.result != FO_NONE && old->fo.from < cl->conf->n_nodes &&
 	    old->fo.to < cl->conf->n_nodes &&
 	    strcmp(old->nodes[old->fo.from].conf->name, cl->nodes[old->fo.from].conf->name) == 0 &&

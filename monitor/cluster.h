@@ -18,6 +18,7 @@
 #include "actions/balancer.h"
 #include "actions/hooks.h"
 #include "conf/config.h"
+#include "monitor/decide.h"
 #include "monitor/health.h"
 #include "probes/probe.h"
 
@@ -85,7 +86,10 @@ struct mon_cluster {
 	uint64_t epoch;
 	bool held;                     /* a failover failed: wait for the operator */
 	bool paused;                   /* operator maintenance: probe and report, never act */
-	bool no_candidate_alerted;     /* one alert per primary-down episode */
+	enum decide_verdict alerted_verdict; /* one alert per verdict per primary-down episode */
+	uint64_t last_failover_ms;     /* monotonic start of the last failover, 0 = none */
+	uint64_t auto_ms[CONF_MAX_FAILOVERS]; /* starts of recent automatic failovers */
+	size_t n_auto;
 	struct mon_failover fo;        /* the last failover */
 	struct mon_failover render;    /* the last start-up/reload render */
 	struct mon_failover *job;      /* &fo or &render while busy, else NULL */
@@ -112,10 +116,15 @@ void cluster_free(struct mon_cluster *cl);
 void cluster_evaluate(struct mon_cluster *cl);
 /*
  * Operator pause/resume.  Resume also releases a cluster held after a
- * failed failover.  -1 when the change could not be journaled (nothing
+ * failed failover and clears the max_failovers history.  -1 when the change could not be journaled (nothing
  * changed then).
  */
 int cluster_set_paused(struct mon_cluster *cl, bool paused, const char *reason);
+/* Everything decide() and decide_manual() need; h has CONF_MAX_NODES room. */
+void cluster_decide_input(const struct mon_cluster *cl, enum health_state *h,
+			  struct decide_input *in);
+/* A failover starts: for cooldown, and (automatic ones) max_failovers. */
+void cluster_note_failover(struct mon_cluster *cl, bool manual);
 /* Health of each node, in config order, for decide(). */
 void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out);
 /* "starting", "healthy", "degraded", "down", "failing_over", "paused", "failed". */

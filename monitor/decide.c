@@ -39,9 +39,17 @@ struct decision decide(const struct decide_input *in)
 		d.reason = "primary down and no standby is up";
 		return d;
 	}
-	d.verdict = DECIDE_FAILOVER;
 	d.target = (size_t)cand;
-	d.reason = "primary down, standby up";
+	if (in->cooling_down) {
+		d.verdict = DECIDE_SUPPRESSED;
+		d.reason = "primary down, but the last failover was less than cooldown ago";
+	} else if (in->over_limit) {
+		d.verdict = DECIDE_LIMIT;
+		d.reason = "primary down, but max_failovers were reached in failover_window";
+	} else {
+		d.verdict = DECIDE_FAILOVER;
+		d.reason = "primary down, standby up";
+	}
 	return d;
 }
 
@@ -89,6 +97,10 @@ const char *decide_verdict_name(enum decide_verdict v)
 		return "failover";
 	case DECIDE_NO_CANDIDATE:
 		return "no_candidate";
+	case DECIDE_SUPPRESSED:
+		return "failover_suppressed";
+	case DECIDE_LIMIT:
+		return "failover_limit";
 	case DECIDE_NOTHING:
 		break;
 	}

@@ -9,7 +9,10 @@
  *  - the primary must be DOWN (UNKNOWN is not enough) to fail over;
  *  - only an UP standby is ever promoted, the first UP one in config order;
  *  - primary DOWN and no standby UP: report NO_CANDIDATE (alert, keep the
- *    last good balancer config).
+ *    last good balancer config);
+ *  - anti-flap: within `cooldown` of the last failover report SUPPRESSED;
+ *    when the window already holds `max_failovers` automatic failovers,
+ *    report LIMIT (the cluster pauses itself and alerts).
  */
 #ifndef VIGIL_MONITOR_DECIDE_H
 #define VIGIL_MONITOR_DECIDE_H
@@ -26,9 +29,17 @@ struct decide_input {
 	bool busy;                       /* an action job is running */
 	bool held;                       /* a failed action: act only on operator command */
 	bool paused;                     /* maintenance: never act, not even on command */
+	bool cooling_down;               /* the last failover was less than cooldown ago */
+	bool over_limit;                 /* max_failovers already happened in the window */
 };
 
-enum decide_verdict { DECIDE_NOTHING, DECIDE_FAILOVER, DECIDE_NO_CANDIDATE };
+enum decide_verdict {
+	DECIDE_NOTHING,
+	DECIDE_FAILOVER,
+	DECIDE_NO_CANDIDATE,
+	DECIDE_SUPPRESSED,
+	DECIDE_LIMIT,
+};
 
 struct decision {
 	enum decide_verdict verdict;

@@ -22,6 +22,8 @@ static const struct event_kind {
 	{ "node_down", "warning", false },
 	{ "node_up", "info", false },
 	{ "no_candidate", "critical", false },
+	{ "failover_suppressed", "critical", false },
+	{ "failover_limit", "critical", true },
 	{ "failover_started", "warning", true },
 	{ "promoted", NULL, true },
 	{ "failover", "critical", true },

@@ -54,7 +54,7 @@ static void job_finish(struct mon_cluster *cl, bool ok, const char *error)
 		ev.event = ok ? "failover" : "failover_failed";
 		cl->held = !ok;
 		if (ok)
-			cl->no_candidate_alerted = false;
+			cl->alerted_verdict = DECIDE_NOTHING;
 		mon_event(cl, ok ? VLOG_NOTICE : VLOG_ERR, &ev);
 	} else if (!ok) {
 		ev.event = "reroute_failed";
@@ -144,6 +144,7 @@ void failover_begin(struct mon_cluster *cl, size_t to, const char *reason, bool 
 
 	job_start(cl, job, cl->primary, to, reason, manual);
 	job->epoch = cl->epoch + 1;
+	cluster_note_failover(cl, manual);
 	ev.event = "failover_started";
 	ev.old_primary = node_name(cl, job->from);
 	ev.new_primary = node_name(cl, to);
@@ -204,9 +205,7 @@ int failover_request(struct mon_cluster *cl, const char *to, uint64_t *epoch,
 			return -1;
 		}
 	}
-	cluster_health_vector(cl, h);
-	in = (struct decide_input){ h, cl->conf->n_nodes, cl->primary, cl->job != NULL, cl->held,
-				    cl->paused };
+	cluster_decide_input(cl, h, &in);
 	target = decide_manual(&in, target, why, sizeof(why), http_status);
 	if (target < 0) {
 		snprintf(err, errlen, "cannot fail over %s%s%s: %s", cl->conf->name,

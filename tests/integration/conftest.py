@@ -52,11 +52,12 @@ def cfg_list(items):
 
 
 def render_config(d, nodes, balancers, promote=None, alerts=(), interval="200ms",
-                  timeout="150ms", rise=2, fall=3):
+                  timeout="150ms", rise=2, fall=3, extra=""):
     """libconfig text for one cluster "web".
 
     nodes: [(name, address, role)]; balancers: [dict with file, check,
-    reload, standby]; promote: argv list or None; alerts: webhook URLs.
+    reload, standby]; promote: argv list or None; alerts: webhook URLs;
+    extra: more cluster-level settings, e.g. 'cooldown = "3s";'.
     """
     node_txt = ",\n              ".join(
         f"{{ name = {cfg_str(n)}; address = {cfg_str(a)}; role = {cfg_str(r)}; }}"
@@ -79,6 +80,7 @@ clusters = ( {{
   balancers = ( {bal_txt} );
   {hooks}
   alerts = ( {alert_txt} );
+  {extra}
 }} );
 """
 
@@ -86,8 +88,9 @@ clusters = ( {{
 class VigilEnv:
     """A whole deployment in one temp dir; see the module comment."""
 
-    def __init__(self, standby="backup", log_format=None, start_vigil=True):
+    def __init__(self, standby="backup", log_format=None, start_vigil=True, extra=""):
         self.standby = standby
+        self.extra = extra
         self.log_format = log_format
         self.start_vigil = start_vigil
         self.dir = tempfile.mkdtemp(prefix="vigil-it-")
@@ -162,7 +165,7 @@ with open({self.path('promote.calls')!r}, "a") as f:
     def config_text(self, **kw):
         return render_config(self.dir, self.node_list(), [self.balancer_conf()],
                              promote=[self.path("promote.py"), "{node}"],
-                             alerts=[self.hook.url], **kw)
+                             alerts=[self.hook.url], extra=self.extra, **kw)
 
     def start_daemon(self, timeout=15.0):
         argv = [binary("vigil"), "-c", self.conf]

@@ -10,7 +10,7 @@
 
 static struct decision run(enum health_state *h, size_t n, size_t primary, bool busy, bool held)
 {
-	struct decide_input in = { h, n, primary, busy, held, false };
+	struct decide_input in = { h, n, primary, busy, held, false, false, false };
 
 	return decide(&in);
 }
@@ -83,7 +83,7 @@ END_TEST
 START_TEST(paused_never_acts_even_on_command)
 {
 	enum health_state h[] = { D, U };
-	struct decide_input in = { h, 2, 0, false, false, true };
+	struct decide_input in = { h, 2, 0, false, false, true, false, false };
 	char why[128];
 	int st;
 
@@ -96,10 +96,37 @@ START_TEST(paused_never_acts_even_on_command)
 }
 END_TEST
 
+START_TEST(cooldown_suppresses_and_limit_stops)
+{
+	enum health_state h[] = { D, U };
+	struct decide_input in = { h, 2, 0, false, false, false, true, false };
+	struct decision d = decide(&in);
+	char why[128];
+	int st;
+
+	ck_assert_int_eq(d.verdict, DECIDE_SUPPRESSED);
+	ck_assert_uint_eq(d.target, 1);
+	in.cooling_down = false;
+	in.over_limit = true;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_LIMIT);
+	/* Neither applies while the primary is up, nor without a candidate. */
+	h[0] = U;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+	h[0] = D;
+	h[1] = Q;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NO_CANDIDATE);
+	/* The operator is not limited by the anti-flap policy. */
+	h[1] = U;
+	in.cooling_down = true;
+	ck_assert_int_eq(decide_manual(&in, 1, why, sizeof(why), &st), 1);
+	ck_assert_str_eq(decide_verdict_name(DECIDE_LIMIT), "failover_limit");
+}
+END_TEST
+
 START_TEST(manual_checks_target)
 {
 	enum health_state h[] = { U, U, D };
-	struct decide_input in = { h, 3, 0, false, false, false };
+	struct decide_input in = { h, 3, 0, false, false, false, false, false };
 	char why[128];
 	int st;
 
@@ -120,7 +147,7 @@ END_TEST
 START_TEST(manual_with_no_up_standby_refused)
 {
 	enum health_state h[] = { U, Q, D };
-	struct decide_input in = { h, 3, 0, false, false, false };
+	struct decide_input in = { h, 3, 0, false, false, false, false, false };
 	char why[128];
 	int st;
 
@@ -132,7 +159,7 @@ END_TEST
 START_TEST(manual_allowed_while_held)
 {
 	enum health_state h[] = { D, U };
-	struct decide_input in = { h, 2, 0, false, true, false };
+	struct decide_input in = { h, 2, 0, false, true, false, false, false };
 	char why[128];
 	int st;
 
@@ -155,6 +182,7 @@ int main(void)
 	tcase_add_test(tc, primary_can_be_any_index);
 	tcase_add_test(tc, busy_or_held_never_acts);
 	tcase_add_test(tc, paused_never_acts_even_on_command);
+	tcase_add_test(tc, cooldown_suppresses_and_limit_stops);
 	tcase_add_test(tc, manual_checks_target);
 	tcase_add_test(tc, manual_with_no_up_standby_refused);
 	tcase_add_test(tc, manual_allowed_while_held);
