@@ -101,6 +101,7 @@ struct conf_cluster {
 	struct conf_balancer *balancers;
 	size_t n_balancers;
 	struct conf_hooks hooks;
+	int quorum;                  /* observers (probes) that must agree; 0 = majority */
 	/* Anti-flap policy for automatic failovers (operator commands bypass it). */
 	uint64_t cooldown_ms;        /* none this soon after the last failover; default 60s */
 	int max_failovers;           /* at most this many per window, then pause; default 3 */

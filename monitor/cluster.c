@@ -152,7 +152,8 @@ static bool node_update(struct mon_cluster *cl, size_t idx)
 
 	for (size_t p = 0; p < np; p++)
 		obs[p] = cl->obs[idx * np + p].health.state;
-	n->health = health_combine(obs, np);
+	n->sdown = health_any_down(obs, np);
+	n->health = health_combine(obs, np, (size_t)cl->conf->quorum);
 	if (n->health == before)
 		return false;
 	clock_iso8601(n->since, sizeof(n->since));
@@ -179,6 +180,8 @@ static void obs_done(void *arg, const struct probe_result *res)
 
 	cl->nodes[o->node].last = *res;
 	cl->nodes[o->node].has_last = true;
+	o->last = *res;
+	o->has_last = true;
 	if (health_feed(&o->health, res->ok))
 		vlog(VLOG_DEBUG, "monitor", "observer changed", "cluster", cl->conf->name,
 		     "node", cl->nodes[o->node].conf->name, "probe", probe_type_name(o->conf->type),

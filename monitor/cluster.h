@@ -46,11 +46,14 @@ struct mon_observer {
 	struct health health;
 	struct event *timer;
 	uint64_t started_ms;
+	struct probe_result last;
+	bool has_last;
 };
 
 struct mon_node {
 	const struct conf_node *conf;
-	enum health_state health;
+	enum health_state health; /* by quorum of its observers (DOWN = objectively down) */
+	bool sdown;              /* at least one observer says DOWN */
 	char since[40];          /* wall time of the last health change */
 	struct probe_result last;
 	bool has_last;

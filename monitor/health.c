@@ -30,17 +30,36 @@ bool health_feed(struct health *h, bool ok)
 	return h->state != before;
 }
 
-enum health_state health_combine(const enum health_state *states, size_t n)
+size_t health_majority(size_t n)
 {
-	size_t up = 0;
+	return n / 2 + 1;
+}
 
+enum health_state health_combine(const enum health_state *states, size_t n, size_t quorum)
+{
+	size_t up = 0, down = 0;
+
+	if (quorum == 0)
+		quorum = health_majority(n);
 	for (size_t i = 0; i < n; i++) {
 		if (states[i] == HEALTH_DOWN)
-			return HEALTH_DOWN;
-		if (states[i] == HEALTH_UP)
+			down++;
+		else if (states[i] == HEALTH_UP)
 			up++;
 	}
-	return n > 0 && up == n ? HEALTH_UP : HEALTH_UNKNOWN;
+	if (n == 0)
+		return HEALTH_UNKNOWN;
+	if (down >= quorum)
+		return HEALTH_DOWN;
+	return up >= quorum ? HEALTH_UP : HEALTH_UNKNOWN;
+}
+
+bool health_any_down(const enum health_state *states, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (states[i] == HEALTH_DOWN)
+			return true;
+	return false;
 }
 
 const char *health_state_name(enum health_state s)

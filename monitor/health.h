@@ -26,10 +26,16 @@ void health_init(struct health *h, int rise, int fall);
 /* Feed one probe result; true when the state changed. */
 bool health_feed(struct health *h, bool ok);
 /*
- * A node is DOWN when any observer says DOWN, UP when every observer says
- * UP, UNKNOWN otherwise.  (The quorum issue replaces "any" with a count.)
+ * A node's health from its observers' views: DOWN ("objectively down")
+ * when at least `quorum` observers say DOWN, otherwise UP when at least
+ * `quorum` say UP, otherwise UNKNOWN.  One broken observer path therefore
+ * neither fails a node over nor vouches for it alone.  quorum 0 = majority.
  */
-enum health_state health_combine(const enum health_state *states, size_t n);
+enum health_state health_combine(const enum health_state *states, size_t n, size_t quorum);
+/* Subjectively down: at least one observer says DOWN. */
+bool health_any_down(const enum health_state *states, size_t n);
+/* The default quorum for n observers: a majority. */
+size_t health_majority(size_t n);
 const char *health_state_name(enum health_state s);
 
 #endif

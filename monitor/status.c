@@ -34,23 +34,47 @@ static json_t *job_json(const struct mon_cluster *cl, const struct mon_failover 
 			 "error", job->error[0] ? job->error : NULL);
 }
 
+static json_t *result_json(bool has, const struct probe_result *r)
+{
+	if (!has)
+		return json_null();
+	return json_pack("{s:b, s:f, s:s, s:s}", "ok", r->ok, "latency_ms", r->latency_ms,
+			 "status", probe_status_str(r->status), "detail", r->detail);
+}
+
+/* Each observer's own view of the node: the quorum is counted over these. */
+static json_t *observers_json(const struct mon_cluster *cl, size_t node)
+{
+	size_t np = cl->conf->n_probes;
+	json_t *arr = json_array();
+
+	for (size_t p = 0; arr && p < np; p++) {
+		const struct mon_observer *o = &cl->obs[node * np + p];
+
+		if (json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:o*}", "probe", (int)p,
+				"type", probe_type_name(o->conf->type),
+				"health", health_state_name(o->health.state),
+				"last_probe", result_json(o->has_last, &o->last))) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 static json_t *node_json(const struct mon_cluster *cl, size_t i)
 {
 	const struct mon_node *n = &cl->nodes[i];
-	json_t *last = json_null();
 
-	if (n->has_last)
-		last = json_pack("{s:b, s:f, s:s, s:s}", "ok", n->last.ok,
-				 "latency_ms", n->last.latency_ms,
-				 "status", probe_status_str(n->last.status),
-				 "detail", n->last.detail);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o*}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o*, s:o*}",
 			 "name", n->conf->name,
 			 "address", n->conf->address,
 			 "role", i == cl->primary ? "primary" : "standby",
 			 "health", health_state_name(n->health),
+			 "sdown", n->sdown,
 			 "since", n->since,
-			 "last_probe", last);
+			 "last_probe", result_json(n->has_last, &n->last),
+			 "observers", cl->obs ? observers_json(cl, i) : NULL);
 }
 
 json_t *status_cluster_json(const struct mon_cluster *cl)

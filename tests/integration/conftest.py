@@ -52,12 +52,13 @@ def cfg_list(items):
 
 
 def render_config(d, nodes, balancers, promote=None, alerts=(), interval="200ms",
-                  timeout="150ms", rise=2, fall=3, extra=""):
+                  timeout="150ms", rise=2, fall=3, extra="", probes=None):
     """libconfig text for one cluster "web".
 
     nodes: [(name, address, role)]; balancers: [dict with file, check,
     reload, standby]; promote: argv list or None; alerts: webhook URLs;
-    extra: more cluster-level settings, e.g. 'cooldown = "3s";'.
+    extra: more cluster-level settings, e.g. 'cooldown = "3s";';
+    probes: the probes list's text, replacing the default http probe.
     """
     node_txt = ",\n              ".join(
         f"{{ name = {cfg_str(n)}; address = {cfg_str(a)}; role = {cfg_str(r)}; }}"
@@ -69,14 +70,17 @@ def render_config(d, nodes, balancers, promote=None, alerts=(), interval="200ms"
         for b in balancers)
     hooks = f"hooks = {{ promote = {cfg_list(promote)}; }};" if promote else ""
     alert_txt = ", ".join(f"{{ type = \"webhook\"; url = {cfg_str(u)}; }}" for u in alerts)
+    if probes is None:
+        probes = (f'{{ type = "http"; url = "http://{{address}}/health"; expect_status = [200];\n'
+                  f'               interval = "{interval}"; timeout = "{timeout}"; rise = {rise}; '
+                  f'fall = {fall}; }}')
     return f"""\
 state_dir = {cfg_str(os.path.join(d, 'state'))};
 control = {{ socket = {cfg_str(os.path.join(d, 'vigil.sock'))}; }};
 clusters = ( {{
   name = "web";
   nodes = ( {node_txt} );
-  probes = ( {{ type = "http"; url = "http://{{address}}/health"; expect_status = [200];
-               interval = "{interval}"; timeout = "{timeout}"; rise = {rise}; fall = {fall}; }} );
+  probes = ( {probes} );
   balancers = ( {bal_txt} );
   {hooks}
   alerts = ( {alert_txt} );
@@ -88,9 +92,11 @@ clusters = ( {{
 class VigilEnv:
     """A whole deployment in one temp dir; see the module comment."""
 
-    def __init__(self, standby="backup", log_format=None, start_vigil=True, extra=""):
+    def __init__(self, standby="backup", log_format=None, start_vigil=True, extra="",
+                 probes=None):
         self.standby = standby
         self.extra = extra
+        self.probes = probes
         self.log_format = log_format
         self.start_vigil = start_vigil
         self.dir = tempfile.mkdtemp(prefix="vigil-it-")
@@ -165,7 +171,8 @@ with open({self.path('promote.calls')!r}, "a") as f:
     def config_text(self, **kw):
         return render_config(self.dir, self.node_list(), [self.balancer_conf()],
                              promote=[self.path("promote.py"), "{node}"],
-                             alerts=[self.hook.url], extra=self.extra, **kw)
+                             alerts=[self.hook.url], extra=self.extra,
+                             probes=self.probes(self) if self.probes else None, **kw)
 
     def start_daemon(self, timeout=15.0):
         argv = [binary("vigil"), "-c", self.conf]

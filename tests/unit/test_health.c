@@ -90,16 +90,25 @@ START_TEST(bad_counts_are_clamped_to_one)
 }
 END_TEST
 
-START_TEST(combine_any_down_all_up)
+START_TEST(combine_by_quorum)
 {
-	enum health_state a[] = { HEALTH_UP, HEALTH_UP };
-	enum health_state b[] = { HEALTH_UP, HEALTH_UNKNOWN };
-	enum health_state c[] = { HEALTH_UNKNOWN, HEALTH_DOWN };
+	enum health_state one_down[] = { HEALTH_UP, HEALTH_DOWN, HEALTH_UP };
+	enum health_state two_down[] = { HEALTH_DOWN, HEALTH_UNKNOWN, HEALTH_DOWN };
+	enum health_state split[] = { HEALTH_UP, HEALTH_UNKNOWN, HEALTH_DOWN };
+	enum health_state single[] = { HEALTH_DOWN };
 
-	ck_assert_int_eq(health_combine(a, 2), HEALTH_UP);
-	ck_assert_int_eq(health_combine(b, 2), HEALTH_UNKNOWN);
-	ck_assert_int_eq(health_combine(c, 2), HEALTH_DOWN);
-	ck_assert_int_eq(health_combine(a, 0), HEALTH_UNKNOWN);
+	/* Majority of 3 is 2: one broken path neither fails nor vouches alone. */
+	ck_assert_int_eq(health_combine(one_down, 3, 0), HEALTH_UP);
+	ck_assert(health_any_down(one_down, 3));
+	ck_assert_int_eq(health_combine(two_down, 3, 0), HEALTH_DOWN);
+	ck_assert_int_eq(health_combine(split, 3, 0), HEALTH_UNKNOWN);
+	/* An explicit quorum of 1 acts on any observer; 3 needs all. */
+	ck_assert_int_eq(health_combine(one_down, 3, 1), HEALTH_DOWN);
+	ck_assert_int_eq(health_combine(two_down, 3, 3), HEALTH_UNKNOWN);
+	ck_assert_int_eq(health_combine(single, 1, 0), HEALTH_DOWN);
+	ck_assert_int_eq(health_combine(single, 0, 0), HEALTH_UNKNOWN);
+	ck_assert(!health_any_down(split, 2));
+	ck_assert_uint_eq(health_majority(4), 3);
 	ck_assert_str_eq(health_state_name(HEALTH_DOWN), "down");
 }
 END_TEST
@@ -117,7 +126,7 @@ int main(void)
 	tcase_add_test(tc, down_needs_rise_consecutive_passes);
 	tcase_add_test(tc, feed_reports_change_only_once);
 	tcase_add_test(tc, bad_counts_are_clamped_to_one);
-	tcase_add_test(tc, combine_any_down_all_up);
+	tcase_add_test(tc, combine_by_quorum);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
