@@ -53,6 +53,7 @@ static void free_cluster(struct conf_cluster *c)
 		free_balancer(&c->balancers[i]);
 	free(c->balancers);
 	free_argv(c->hooks.promote);
+	free_argv(c->hooks.fence);
 	for (size_t i = 0; i < c->n_alerts; i++)
 		free(c->alerts[i].url);
 	free(c->alerts);

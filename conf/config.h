@@ -78,7 +78,14 @@ struct conf_balancer {
 };
 
 struct conf_hooks {
-	char **promote;       /* argv templates or NULL: {cluster} {node} {address} {old_primary} {new_primary} */
+	/*
+	 * Runs before promote, against the old primary ({node} is the old
+	 * primary), to make sure it can no longer serve as one.  Its failure
+	 * aborts the failover unless fence_required is false.
+	 */
+	char **fence;         /* argv templates or NULL */
+	bool fence_required;  /* default true */
+	char **promote;       /* argv templates or NULL: {cluster} {node} {address} {old_primary} {new_primary} {epoch} */
 	uint64_t timeout_ms;  /* default 30s */
 };
 

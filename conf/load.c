@@ -41,7 +41,7 @@ static const char *const balancer_keys[] = {
 	"type", "upstream", "file", "check", "reload", "standby", "timeout",
 	"server_options", NULL,
 };
-static const char *const hooks_keys[] = { "promote", "timeout", NULL };
+static const char *const hooks_keys[] = { "fence", "promote", "timeout", "fence_required", NULL };
 static const char *const alert_keys[] = { "type", "url", "retries", "timeout", "backoff", NULL };
 
 static const char *const probe_common_keys[] = {
@@ -349,9 +349,13 @@ static void load_hooks(const struct lgrp *cg, struct conf_hooks *h)
 	struct lgrp g;
 
 	h->timeout_ms = 30000;
+	h->fence_required = true;
 	if (lu_subgroup(cg, "hooks", "hooks", &g) != 1)
 		return;
 	lu_check_keys(&g, hooks_keys);
+	if (lu_argv(&g, "fence", false, &h->fence) == 1)
+		lu_check_argv_tmpl(&g, "fence", h->fence, hook_vars, N_ELEMS(hook_vars));
+	lu_bool(&g, "fence_required", true, &h->fence_required);
 	if (lu_argv(&g, "promote", false, &h->promote) == 1)
 		lu_check_argv_tmpl(&g, "promote", h->promote, hook_vars, N_ELEMS(hook_vars));
 	if (lu_duration(&g, "timeout", "30s", &h->timeout_ms) == 1)

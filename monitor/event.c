@@ -25,6 +25,7 @@ static const struct event_kind {
 	{ "failover_suppressed", "critical", false },
 	{ "failover_limit", "critical", true },
 	{ "failover_started", "warning", true },
+	{ "fenced", NULL, true },
 	{ "promoted", NULL, true },
 	{ "failover", "critical", true },
 	{ "failover_failed", "critical", true },

@@ -134,13 +134,61 @@ static void promote_done(void *arg, bool ok, const char *error)
 	apply_balancers(cl);
 }
 
+/* Run a hook of this failover: event "fence" acts on the old primary, "promote" on the new. */
+static void run_hook(struct mon_cluster *cl, char *const *argv, const char *event,
+		     act_done_fn done)
+{
+	struct mon_failover *job = cl->job;
+	struct act_env aenv = { cl->env.base, cl->env.children };
+	size_t node = strcmp(event, "fence") == 0 ? job->from : job->to;
+	struct hook_ctx ctx = {
+		.cluster = cl->conf->name, .event = event, .node = node_name(cl, node),
+		.address = cl->nodes[node].conf->address, .old_primary = node_name(cl, job->from),
+		.new_primary = node_name(cl, job->to), .reason = job->reason, .epoch = job->epoch,
+	};
+	char err[512];
+
+	if (!argv) {
+		done(cl, true, NULL);
+		return;
+	}
+	job->hook = hook_run(&aenv, argv, &ctx, cl->conf->hooks.timeout_ms, done, cl, err,
+			     sizeof(err));
+	if (!job->hook)
+		done(cl, false, err);
+}
+
+static void fence_done(void *arg, bool ok, const char *error)
+{
+	struct mon_cluster *cl = arg;
+	struct mon_failover *job = cl->job;
+	struct mon_event_info ev = { .old_primary = node_name(cl, job->from),
+				     .new_primary = node_name(cl, job->to),
+				     .reason = job->reason, .epoch = job->epoch };
+
+	job->hook = NULL;
+	if (!ok && cl->conf->hooks.fence_required) {
+		job_finish(cl, false, error ? error : "fence hook failed");
+		return;
+	}
+	if (ok && cl->conf->hooks.fence) {
+		ev.event = "fenced";
+		ev.node = ev.old_primary;
+		if (mon_event(cl, VLOG_NOTICE, &ev) < 0) {
+			job_finish(cl, false, "cannot journal the fencing: not promoting");
+			return;
+		}
+	} else if (!ok) {
+		vlog(VLOG_WARNING, "monitor", "fence hook failed; fence_required = false, promoting anyway",
+		     "cluster", cl->conf->name, "node", ev.old_primary, "error", error, NULL);
+	}
+	run_hook(cl, cl->conf->hooks.promote, "promote", promote_done);
+}
+
 void failover_begin(struct mon_cluster *cl, size_t to, const char *reason, bool manual)
 {
 	struct mon_failover *job = &cl->fo;
-	struct act_env aenv = { cl->env.base, cl->env.children };
 	struct mon_event_info ev = { 0 };
-	struct hook_ctx ctx;
-	char err[512];
 
 	job_start(cl, job, cl->primary, to, reason, manual);
 	job->epoch = cl->epoch + 1;
@@ -155,19 +203,8 @@ void failover_begin(struct mon_cluster *cl, size_t to, const char *reason, bool 
 		job_finish(cl, false, "cannot journal the failover: not acting");
 		return;
 	}
-	if (!cl->conf->hooks.promote) {
-		promote_done(cl, true, NULL);
-		return;
-	}
-	ctx = (struct hook_ctx){
-		.cluster = cl->conf->name, .event = "promote", .node = node_name(cl, to),
-		.address = cl->nodes[to].conf->address, .old_primary = node_name(cl, job->from),
-		.new_primary = node_name(cl, to), .reason = reason, .epoch = job->epoch,
-	};
-	job->hook = hook_run(&aenv, cl->conf->hooks.promote, &ctx, cl->conf->hooks.timeout_ms,
-			     promote_done, cl, err, sizeof(err));
-	if (!job->hook)
-		promote_done(cl, false, err);
+	/* Fence the old primary first: two primaries at once is the outage to avoid. */
+	run_hook(cl, cl->conf->hooks.fence, "fence", fence_done);
 }
 
 void failover_reroute(struct mon_cluster *cl, const char *reason)

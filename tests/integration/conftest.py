@@ -52,13 +52,14 @@ def cfg_list(items):
 
 
 def render_config(d, nodes, balancers, promote=None, alerts=(), interval="200ms",
-                  timeout="150ms", rise=2, fall=3, extra="", probes=None):
+                  timeout="150ms", rise=2, fall=3, extra="", probes=None, hooks_extra=""):
     """libconfig text for one cluster "web".
 
     nodes: [(name, address, role)]; balancers: [dict with file, check,
     reload, standby]; promote: argv list or None; alerts: webhook URLs;
     extra: more cluster-level settings, e.g. 'cooldown = "3s";';
-    probes: the probes list's text, replacing the default http probe.
+    probes: the probes list's text, replacing the default http probe;
+    hooks_extra: more settings inside the hooks group (e.g. a fence hook).
     """
     node_txt = ",\n              ".join(
         f"{{ name = {cfg_str(n)}; address = {cfg_str(a)}; role = {cfg_str(r)}; }}"
@@ -68,7 +69,8 @@ def render_config(d, nodes, balancers, promote=None, alerts=(), interval="200ms"
         f"                    check = {cfg_list(b['check'])};\n"
         f"                    reload = {cfg_list(b['reload'])}; standby = {cfg_str(b.get('standby', 'backup'))}; }}"
         for b in balancers)
-    hooks = f"hooks = {{ promote = {cfg_list(promote)}; }};" if promote else ""
+    hooks = (f"hooks = {{ promote = {cfg_list(promote)}; {hooks_extra} }};"
+             if promote or hooks_extra else "")
     alert_txt = ", ".join(f"{{ type = \"webhook\"; url = {cfg_str(u)}; }}" for u in alerts)
     if probes is None:
         probes = (f'{{ type = "http"; url = "http://{{address}}/health"; expect_status = [200];\n'
@@ -93,7 +95,8 @@ class VigilEnv:
     """A whole deployment in one temp dir; see the module comment."""
 
     def __init__(self, standby="backup", log_format=None, start_vigil=True, extra="",
-                 probes=None):
+                 probes=None, hooks_extra=""):
+        self.hooks_extra = hooks_extra
         self.standby = standby
         self.extra = extra
         self.probes = probes
@@ -172,7 +175,8 @@ with open({self.path('promote.calls')!r}, "a") as f:
         return render_config(self.dir, self.node_list(), [self.balancer_conf()],
                              promote=[self.path("promote.py"), "{node}"],
                              alerts=[self.hook.url], extra=self.extra,
-                             probes=self.probes(self) if self.probes else None, **kw)
+                             probes=self.probes(self) if self.probes else None,
+                             hooks_extra=self.hooks_extra, **kw)
 
     def start_daemon(self, timeout=15.0):
         argv = [binary("vigil"), "-c", self.conf]

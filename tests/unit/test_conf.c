@@ -284,7 +284,7 @@ static const struct err_case {
 	{ "unknown_alert", 9, "unknown key 'retry' in alert",
 	  HEAD TCP "  alerts = (\n    { type = \"webhook\"; url = \"http://h/\"; retry = 3; }\n"
 	  "  );\n" TAIL },
-	{ "unknown_hooks", 9, "unknown key 'demote' in hooks (accepted keys: promote, timeout)",
+	{ "unknown_hooks", 9, "unknown key 'demote' in hooks (accepted keys: fence, promote, timeout, fence_required)",
 	  HEAD TCP "  hooks = {\n    demote = [\"/bin/x\"];\n  };\n" TAIL },
 	{ "wrong_type_int", 8, "'rise' must be an integer, got a string",
 	  HEAD "  probes = ( { type = \"tcp\";\n    rise = \"2\"; } );\n" TAIL },
