@@ -8,6 +8,8 @@
 
 /* Milliseconds on CLOCK_MONOTONIC (never jumps with the wall clock). */
 uint64_t clock_mono_ms(void);
+/* Milliseconds on CLOCK_REALTIME (wall clock: only for spotting jumps). */
+uint64_t clock_real_ms(void);
 /* Microseconds on CLOCK_MONOTONIC. */
 uint64_t clock_mono_us(void);
 /* Wall-clock time as ISO 8601 UTC with milliseconds: 2026-11-25T04:33:30.123Z */

@@ -127,6 +127,13 @@ struct config {
 	char *state_dir;               /* default "/var/lib/vigil" */
 	struct conf_control control;
 	enum conf_log_format log_format; /* default text; --log-format overrides */
+	/*
+	 * TILT: when vigil suspects itself (its loop stalled, the wall clock
+	 * jumped by more than tilt_stall, or every node of every cluster went
+	 * down at once) it observes but does not act for tilt_period.
+	 */
+	uint64_t tilt_period_ms; /* default 30s */
+	uint64_t tilt_stall_ms;  /* default 2s, at least 100ms */
 	struct conf_cluster *clusters;
 	size_t n_clusters;
 };

@@ -30,7 +30,9 @@ static const char *const hook_vars[] = {
 	"cluster", "node", "address", "old_primary", "new_primary", "epoch",
 };
 
-static const char *const top_keys[] = { "state_dir", "control", "log_format", "clusters", NULL };
+static const char *const top_keys[] = {
+	"state_dir", "control", "log_format", "tilt_period", "tilt_stall", "clusters", NULL,
+};
 static const char *const control_keys[] = { "socket", "mode", NULL };
 static const char *const cluster_keys[] = {
 	"name", "nodes", "probes", "balancers", "hooks", "alerts",
@@ -511,6 +513,9 @@ static void load_top(struct lctx *lc, const config_setting_t *root, struct confi
 	load_control(&g, &cfg->control);
 	if (lu_enum(&g, "log_format", log_formats, CONF_LOG_TEXT, &lf) >= 0)
 		cfg->log_format = (enum conf_log_format)lf;
+	lu_duration(&g, "tilt_period", "30s", &cfg->tilt_period_ms);
+	if (lu_duration(&g, "tilt_stall", "2s", &cfg->tilt_stall_ms) == 1)
+		lu_duration_min(&g, "tilt_stall", cfg->tilt_stall_ms, 100);
 	load_clusters(&g, cfg);
 }
 

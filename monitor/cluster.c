@@ -79,6 +79,7 @@ void cluster_decide_input(const struct mon_cluster *cl, enum health_state *h,
 	*in = (struct decide_input){
 		.health = h, .n_nodes = cl->conf->n_nodes, .primary = cl->primary,
 		.busy = cl->job != NULL, .held = cl->held, .paused = cl->paused,
+		.tilt = cl->env.tilt && *cl->env.tilt,
 		.cooling_down = cl->last_failover_ms != 0 &&
 				now - cl->last_failover_ms < cl->conf->cooldown_ms,
 		.over_limit = recent_failovers(cl, now) >= (size_t)cl->conf->max_failovers,
@@ -160,9 +161,12 @@ static bool node_update(struct mon_cluster *cl, size_t idx)
 	ev.node = n->conf->name;
 	ev.detail = n->has_last ? n->last.detail : NULL;
 	if (n->health == HEALTH_DOWN) {
+		n->down_ms = clock_mono_ms();
 		ev.event = "node_down";
 		ev.reason = "fall threshold reached";
 		mon_event(cl, VLOG_WARNING, &ev);
+		if (cl->env.node_down)
+			cl->env.node_down(cl->env.idle_arg);
 	} else if (n->health == HEALTH_UP) {
 		ev.event = "node_up";
 		ev.reason = "rise threshold reached";
@@ -407,6 +411,8 @@ const char *cluster_state_name(const struct mon_cluster *cl)
 
 	if (cl->job == &cl->fo)
 		return "failing_over";
+	if (cl->env.tilt && *cl->env.tilt)
+		return "tilt";
 	if (cl->paused)
 		return "paused";
 	if (cl->held)

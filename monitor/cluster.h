@@ -35,7 +35,10 @@ struct mon_env {
 	struct journal *journal;       /* every event is appended here first */
 	/* Called when a cluster's action job ends (the daemon may reload then). */
 	void (*idle)(void *arg);
-	void *idle_arg;
+	/* Called when a node goes DOWN (the daemon checks for "everything at once"). */
+	void (*node_down)(void *arg);
+	void *idle_arg;          /* for both */
+	const bool *tilt;        /* the daemon's TILT flag */
 };
 
 struct mon_observer {
@@ -54,6 +57,7 @@ struct mon_node {
 	const struct conf_node *conf;
 	enum health_state health; /* by quorum of its observers (DOWN = objectively down) */
 	bool sdown;              /* at least one observer says DOWN */
+	uint64_t down_ms;        /* monotonic time it last went DOWN */
 	char since[40];          /* wall time of the last health change */
 	struct probe_result last;
 	bool has_last;

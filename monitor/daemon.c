@@ -17,10 +17,12 @@
 #include <string.h>
 
 #include "common/child.h"
+#include "common/clock.h"
 #include "common/curl_loop.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "monitor/control.h"
+#include "monitor/event.h"
 #include "monitor/journal.h"
 
 struct mon_daemon {
@@ -36,7 +38,14 @@ struct mon_daemon {
 	size_t n_clusters;
 	struct config *pending; /* validated new config waiting for jobs to end */
 	unsigned generation;
+	/* TILT: vigil suspects itself and does not act (see tilt_check). */
+	bool tilt;
+	uint64_t tilt_until;     /* monotonic ms */
+	struct event *tick;
+	uint64_t tick_mono, tick_real;
 };
+
+#define TILT_TICK_MS 250
 
 size_t daemon_clusters(const struct mon_daemon *d, struct mon_cluster *const **out)
 {
@@ -73,10 +82,102 @@ static void cluster_idle(void *arg)
 		event_active(d->deferred, 0, 0);
 }
 
+/* Tell every cluster (log, journal, its alert sinks). */
+static void tilt_event(struct mon_daemon *d, const char *event, const char *reason)
+{
+	struct mon_event_info ev = { .event = event, .reason = reason };
+
+	for (size_t i = 0; i < d->n_clusters; i++)
+		mon_event(d->clusters[i], VLOG_ERR, &ev);
+}
+
+static void tilt_enter(struct mon_daemon *d, const char *reason)
+{
+	d->tilt_until = clock_mono_ms() + d->cfg->tilt_period_ms;
+	if (d->tilt)
+		return;
+	d->tilt = true;
+	tilt_event(d, "tilt", reason);
+}
+
+static void tilt_leave(struct mon_daemon *d)
+{
+	d->tilt = false;
+	tilt_event(d, "tilt_over", "no new reason to suspect vigil for tilt_period");
+	for (size_t i = 0; i < d->n_clusters; i++)
+		cluster_evaluate(d->clusters[i]);
+}
+
+/* The widest spread of node_down times one broken vantage point can cause. */
+static uint64_t at_once_window(const struct mon_daemon *d)
+{
+	uint64_t w = 100;
+
+	for (size_t i = 0; i < d->n_clusters; i++)
+		for (size_t p = 0; p < d->clusters[i]->conf->n_probes; p++) {
+			const struct conf_probe *cp = &d->clusters[i]->conf->probes[p];
+			uint64_t span = cp->interval_ms + cp->jitter_ms + cp->timeout_ms;
+
+			w = span > w ? span : w;
+		}
+	return w;
+}
+
+/*
+ * Every node of every cluster DOWN, all within one probe cycle: far more
+ * likely that vigil's own network went away than that everything died.
+ */
+static void cluster_node_down(void *arg)
+{
+	struct mon_daemon *d = arg;
+	uint64_t first = UINT64_MAX, last = 0;
+
+	for (size_t i = 0; i < d->n_clusters; i++)
+		for (size_t n = 0; n < d->clusters[i]->conf->n_nodes; n++) {
+			const struct mon_node *node = &d->clusters[i]->nodes[n];
+
+			if (node->health != HEALTH_DOWN)
+				return;
+			first = node->down_ms < first ? node->down_ms : first;
+			last = node->down_ms > last ? node->down_ms : last;
+		}
+	if (last - first <= at_once_window(d))
+		tilt_enter(d, "every node of every cluster went down at once");
+}
+
+/* Loop stalls and wall-clock jumps, measured between ticks. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct mon_daemon *d = arg;
+	uint64_t mono = clock_mono_ms(), real = clock_real_ms();
+	int64_t late = (int64_t)(mono - d->tick_mono) - TILT_TICK_MS;
+	int64_t jump = (int64_t)(real - d->tick_real) - (int64_t)(mono - d->tick_mono);
+	struct timeval tv = clock_tv_ms(TILT_TICK_MS);
+	char why[128];
+
+	(void)fd;
+	(void)what;
+	if (late > (int64_t)d->cfg->tilt_stall_ms) {
+		snprintf(why, sizeof(why), "event loop stalled for %lld ms", (long long)late);
+		tilt_enter(d, why);
+	} else if (jump > (int64_t)d->cfg->tilt_stall_ms || -jump > (int64_t)d->cfg->tilt_stall_ms) {
+		snprintf(why, sizeof(why), "wall clock jumped by %lld ms", (long long)jump);
+		tilt_enter(d, why);
+	} else if (d->tilt && mono >= d->tilt_until) {
+		tilt_leave(d);
+	}
+	d->tick_mono = mono;
+	d->tick_real = real;
+	evtimer_add(d->tick, &tv);
+}
+
 static struct mon_cluster **build_clusters(struct mon_daemon *d, const struct config *cfg,
 					   char *err, size_t errlen)
 {
-	struct mon_env env = { d->base, d->curl, d->children, d->journal, cluster_idle, d };
+	struct mon_env env = {
+		.base = d->base, .curl = d->curl, .children = d->children, .journal = d->journal,
+		.idle = cluster_idle, .node_down = cluster_node_down, .idle_arg = d, .tilt = &d->tilt,
+	};
 	struct mon_cluster **cls = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*cls));
 
 	if (!cls) {
@@ -239,7 +340,8 @@ static int daemon_setup(struct mon_daemon *d, char *err, size_t errlen)
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
 	d->deferred = event_new(d->base, -1, 0, on_deferred, d);
-	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->deferred ||
+	d->tick = evtimer_new(d->base, on_tick, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->deferred || !d->tick ||
 	    evsignal_add(d->sig_term, NULL) < 0 || evsignal_add(d->sig_int, NULL) < 0 ||
 	    evsignal_add(d->sig_hup, NULL) < 0) {
 		snprintf(err, errlen, "install signal handlers: failed");
@@ -276,6 +378,8 @@ static void daemon_teardown(struct mon_daemon *d)
 		event_free(d->sig_hup);
 	if (d->deferred)
 		event_free(d->deferred);
+	if (d->tick)
+		event_free(d->tick);
 	if (d->base)
 		event_base_free(d->base);
 	config_free(d->pending);
@@ -300,6 +404,9 @@ int daemon_run(const char *config_path, struct config *cfg)
 		for (size_t i = 0; i < d.n_clusters; i++)
 			cluster_start(d.clusters[i], &roles[i]);
 		free(roles);
+		d.tick_mono = clock_mono_ms();
+		d.tick_real = clock_real_ms();
+		on_tick(-1, 0, &d);
 		if (event_base_dispatch(d.base) < 0) {
 			vlog(VLOG_ERR, "daemon", "event loop failed", NULL);
 			rc = 1;

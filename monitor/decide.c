@@ -20,6 +20,10 @@ struct decision decide(const struct decide_input *in)
 		d.reason = "an action is running";
 		return d;
 	}
+	if (in->tilt) {
+		d.reason = "TILT: vigil suspects its own view";
+		return d;
+	}
 	if (in->paused) {
 		d.reason = "cluster paused by the operator";
 		return d;
@@ -59,6 +63,10 @@ int decide_manual(const struct decide_input *in, int target, char *why, size_t w
 	*http_status = 409;
 	if (in->paused) {
 		snprintf(why, whylen, "the cluster is paused: resume it first");
+		return -1;
+	}
+	if (in->tilt) {
+		snprintf(why, whylen, "vigil is in TILT (it suspects its own view); wait for it to end");
 		return -1;
 	}
 	if (in->busy) {

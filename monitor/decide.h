@@ -31,6 +31,7 @@ struct decide_input {
 	bool paused;                     /* maintenance: never act, not even on command */
 	bool cooling_down;               /* the last failover was less than cooldown ago */
 	bool over_limit;                 /* max_failovers already happened in the window */
+	bool tilt;                       /* vigil suspects itself: observe, never act */
 };
 
 enum decide_verdict {

@@ -31,6 +31,8 @@ static const struct event_kind {
 	{ "failover_failed", "critical", true },
 	{ "failover_interrupted", "critical", true },
 	{ "reroute_failed", "critical", true },
+	{ "tilt", "critical", false },
+	{ "tilt_over", "info", false },
 	{ "paused", NULL, true },
 	{ "resumed", NULL, true },
 };

@@ -52,14 +52,16 @@ def cfg_list(items):
 
 
 def render_config(d, nodes, balancers, promote=None, alerts=(), interval="200ms",
-                  timeout="150ms", rise=2, fall=3, extra="", probes=None, hooks_extra=""):
+                  timeout="150ms", rise=2, fall=3, extra="", probes=None, hooks_extra="",
+                  top=""):
     """libconfig text for one cluster "web".
 
     nodes: [(name, address, role)]; balancers: [dict with file, check,
     reload, standby]; promote: argv list or None; alerts: webhook URLs;
     extra: more cluster-level settings, e.g. 'cooldown = "3s";';
     probes: the probes list's text, replacing the default http probe;
-    hooks_extra: more settings inside the hooks group (e.g. a fence hook).
+    hooks_extra: more settings inside the hooks group (e.g. a fence hook);
+    top: more top-level settings (e.g. tilt_period).
     """
     node_txt = ",\n              ".join(
         f"{{ name = {cfg_str(n)}; address = {cfg_str(a)}; role = {cfg_str(r)}; }}"
@@ -78,6 +80,7 @@ def render_config(d, nodes, balancers, promote=None, alerts=(), interval="200ms"
                   f'fall = {fall}; }}')
     return f"""\
 state_dir = {cfg_str(os.path.join(d, 'state'))};
+{top}
 control = {{ socket = {cfg_str(os.path.join(d, 'vigil.sock'))}; }};
 clusters = ( {{
   name = "web";
@@ -95,8 +98,9 @@ class VigilEnv:
     """A whole deployment in one temp dir; see the module comment."""
 
     def __init__(self, standby="backup", log_format=None, start_vigil=True, extra="",
-                 probes=None, hooks_extra=""):
+                 probes=None, hooks_extra="", top=""):
         self.hooks_extra = hooks_extra
+        self.top = top
         self.standby = standby
         self.extra = extra
         self.probes = probes
@@ -176,7 +180,7 @@ with open({self.path('promote.calls')!r}, "a") as f:
                              promote=[self.path("promote.py"), "{node}"],
                              alerts=[self.hook.url], extra=self.extra,
                              probes=self.probes(self) if self.probes else None,
-                             hooks_extra=self.hooks_extra, **kw)
+                             hooks_extra=self.hooks_extra, top=self.top, **kw)
 
     def start_daemon(self, timeout=15.0):
         argv = [binary("vigil"), "-c", self.conf]

@@ -10,7 +10,8 @@
 
 static struct decision run(enum health_state *h, size_t n, size_t primary, bool busy, bool held)
 {
-	struct decide_input in = { h, n, primary, busy, held, false, false, false };
+	struct decide_input in = { .health = h, .n_nodes = n, .primary = primary,
+				   .busy = busy, .held = held };
 
 	return decide(&in);
 }
@@ -83,7 +84,7 @@ END_TEST
 START_TEST(paused_never_acts_even_on_command)
 {
 	enum health_state h[] = { D, U };
-	struct decide_input in = { h, 2, 0, false, false, true, false, false };
+	struct decide_input in = { .health = h, .n_nodes = 2, .primary = 0, .paused = true };
 	char why[128];
 	int st;
 
@@ -99,7 +100,7 @@ END_TEST
 START_TEST(cooldown_suppresses_and_limit_stops)
 {
 	enum health_state h[] = { D, U };
-	struct decide_input in = { h, 2, 0, false, false, false, true, false };
+	struct decide_input in = { .health = h, .n_nodes = 2, .primary = 0, .cooling_down = true };
 	struct decision d = decide(&in);
 	char why[128];
 	int st;
@@ -123,10 +124,25 @@ START_TEST(cooldown_suppresses_and_limit_stops)
 }
 END_TEST
 
+START_TEST(tilt_never_acts)
+{
+	enum health_state h[] = { D, U };
+	struct decide_input in = { .health = h, .n_nodes = 2, .primary = 0, .tilt = true };
+	char why[128];
+	int st;
+
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+	ck_assert_int_eq(decide_manual(&in, 1, why, sizeof(why), &st), -1);
+	ck_assert_int_eq(st, 409);
+	in.tilt = false;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_FAILOVER);
+}
+END_TEST
+
 START_TEST(manual_checks_target)
 {
 	enum health_state h[] = { U, U, D };
-	struct decide_input in = { h, 3, 0, false, false, false, false, false };
+	struct decide_input in = { .health = h, .n_nodes = 3, .primary = 0 };
 	char why[128];
 	int st;
 
@@ -147,7 +163,7 @@ END_TEST
 START_TEST(manual_with_no_up_standby_refused)
 {
 	enum health_state h[] = { U, Q, D };
-	struct decide_input in = { h, 3, 0, false, false, false, false, false };
+	struct decide_input in = { .health = h, .n_nodes = 3, .primary = 0 };
 	char why[128];
 	int st;
 
@@ -159,7 +175,7 @@ END_TEST
 START_TEST(manual_allowed_while_held)
 {
 	enum health_state h[] = { D, U };
-	struct decide_input in = { h, 2, 0, false, true, false, false, false };
+	struct decide_input in = { .health = h, .n_nodes = 2, .primary = 0, .held = true };
 	char why[128];
 	int st;
 
@@ -183,6 +199,7 @@ int main(void)
 	tcase_add_test(tc, busy_or_held_never_acts);
 	tcase_add_test(tc, paused_never_acts_even_on_command);
 	tcase_add_test(tc, cooldown_suppresses_and_limit_stops);
+	tcase_add_test(tc, tilt_never_acts);
 	tcase_add_test(tc, manual_checks_target);
 	tcase_add_test(tc, manual_with_no_up_standby_refused);
 	tcase_add_test(tc, manual_allowed_while_held);
