@@ -57,7 +57,13 @@ void control_reply_error(struct evhttp_request *req, int code, const char *msg)
 }
 
 /* Parse the body as a JSON object whose fields are all strings named in allowed. */
-static json_t *read_body(struct evhttp_request *req, const char *const *allowed,
+/* A field a request body may carry: a non-empty string, or a boolean. */
+struct body_field {
+	const char *name;
+	bool boolean;
+};
+
+static json_t *read_body(struct evhttp_request *req, const struct body_field *allowed,
 			 char *err, size_t errlen)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -78,13 +84,18 @@ static json_t *read_body(struct evhttp_request *req, const char *const *allowed,
 		goto fail;
 	}
 	json_object_foreach(obj, key, val) {
-		for (i = 0; allowed[i] && strcmp(allowed[i], key) != 0; i++)
+		for (i = 0; allowed[i].name && strcmp(allowed[i].name, key) != 0; i++)
 			;
-		if (!allowed[i]) {
+		if (!allowed[i].name) {
 			snprintf(err, errlen, "unknown field '%s'", key);
 			goto fail;
 		}
-		if (!json_is_string(val) || json_string_length(val) == 0) {
+		if (allowed[i].boolean) {
+			if (!json_is_boolean(val)) {
+				snprintf(err, errlen, "field '%s' must be true or false", key);
+				goto fail;
+			}
+		} else if (!json_is_string(val) || json_string_length(val) == 0) {
 			snprintf(err, errlen, "field '%s' must be a non-empty string", key);
 			goto fail;
 		}
@@ -98,12 +109,13 @@ fail:
 static void handle_failover(struct control *c, struct evhttp_request *req,
 			    struct mon_cluster *cl)
 {
-	static const char *const allowed[] = { "to", NULL };
+	static const struct body_field allowed[] = { { "to", false }, { "dry_run", true }, { 0 } };
 	char err[512];
-	json_t *body;
+	json_t *body, *plan = NULL;
 	const char *to;
 	uint64_t epoch;
 	int code = 400;
+	bool dry_run;
 
 	body = read_body(req, allowed, err, sizeof(err));
 	if (!body) {
@@ -111,14 +123,20 @@ static void handle_failover(struct control *c, struct evhttp_request *req,
 		return;
 	}
 	to = json_string_value(json_object_get(body, "to"));
-	vlog(VLOG_NOTICE, "control", "failover requested", "cluster", cl->conf->name,
-	     "to", to ? to : "(any up standby)", NULL);
-	if (failover_request(cl, to, &epoch, err, sizeof(err), &code) < 0) {
+	dry_run = json_is_true(json_object_get(body, "dry_run"));
+	vlog(VLOG_NOTICE, "control", dry_run ? "failover plan requested" : "failover requested",
+	     "cluster", cl->conf->name, "to", to ? to : "(any up standby)", NULL);
+	if (failover_request(cl, to, dry_run ? &plan : NULL, &epoch, err, sizeof(err),
+			     &code) < 0) {
 		json_decref(body);
 		control_reply_error(req, code, err);
 		return;
 	}
 	json_decref(body);
+	if (dry_run) {
+		control_reply_json(req, 200, plan);
+		return;
+	}
 	(void)c;
 	control_reply_json(req, 202, json_pack("{s:s, s:I, s:s, s:s, s:s}", "cluster", cl->conf->name,
 				       "epoch", (json_int_t)epoch,
@@ -130,7 +148,7 @@ static void handle_failover(struct control *c, struct evhttp_request *req,
 
 static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, bool pause)
 {
-	static const char *const allowed[] = { "reason", NULL };
+	static const struct body_field allowed[] = { { "reason", false }, { 0 } };
 	char err[512];
 	json_t *body = read_body(req, allowed, err, sizeof(err));
 	const char *reason;

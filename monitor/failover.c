@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/template.h"
 #include "common/log.h"
 #include "monitor/decide.h"
 #include "monitor/event.h"
@@ -226,7 +227,54 @@ void failover_abort(struct mon_cluster *cl)
 	cl->job = NULL;
 }
 
-int failover_request(struct mon_cluster *cl, const char *to, uint64_t *epoch,
+/* One hook step of a plan: its argv expanded exactly as hook_run would. */
+static json_t *plan_hook(const struct mon_cluster *cl, char *const *argv, const char *event,
+			 size_t node, size_t from, size_t to, uint64_t epoch)
+{
+	char ep[24], err[256], **v;
+	const struct tmpl_var vars[] = {
+		{ "cluster", cl->conf->name }, { "node", node_name(cl, node) },
+		{ "address", cl->nodes[node].conf->address },
+		{ "old_primary", node_name(cl, from) }, { "new_primary", node_name(cl, to) },
+		{ "epoch", ep },
+	};
+	json_t *args;
+
+	snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
+	v = tmpl_expand_argv(argv, vars, sizeof(vars) / sizeof(vars[0]), err, sizeof(err));
+	args = json_array();
+	for (size_t i = 0; v && args && v[i]; i++)
+		json_array_append_new(args, json_string(v[i]));
+	tmpl_argv_free(v);
+	return json_pack("{s:s, s:s, s:o*}", "step", event, "node", node_name(cl, node),
+			 "argv", args);
+}
+
+static json_t *failover_plan(const struct mon_cluster *cl, size_t to)
+{
+	uint64_t epoch = cl->epoch + 1;
+	size_t from = cl->primary;
+	json_t *steps = json_array();
+
+	json_array_append_new(steps, json_pack("{s:s, s:I}", "step", "journal failover_started",
+					       "epoch", (json_int_t)epoch));
+	if (cl->conf->hooks.fence)
+		json_array_append_new(steps, plan_hook(cl, cl->conf->hooks.fence, "fence", from,
+						       from, to, epoch));
+	if (cl->conf->hooks.promote)
+		json_array_append_new(steps, plan_hook(cl, cl->conf->hooks.promote, "promote", to,
+						       from, to, epoch));
+	json_array_append_new(steps, json_pack("{s:s, s:I}", "step", "journal promoted",
+					       "epoch", (json_int_t)epoch));
+	for (size_t i = 0; i < cl->conf->n_balancers; i++)
+		json_array_append_new(steps, json_pack("{s:s, s:s, s:s}", "step", "reroute",
+			"balancer", balancer_describe(cl->balancers[i]), "primary", node_name(cl, to)));
+	return json_pack("{s:s, s:b, s:I, s:s, s:s, s:o}", "cluster", cl->conf->name,
+			 "dry_run", 1, "epoch", (json_int_t)epoch, "from", node_name(cl, from),
+			 "to", node_name(cl, to), "steps", steps);
+}
+
+int failover_request(struct mon_cluster *cl, const char *to, json_t **plan, uint64_t *epoch,
 		     char *err, size_t errlen, int *http_status)
 {
 	enum health_state h[CONF_MAX_NODES];
@@ -248,6 +296,16 @@ int failover_request(struct mon_cluster *cl, const char *to, uint64_t *epoch,
 		snprintf(err, errlen, "cannot fail over %s%s%s: %s", cl->conf->name,
 			 to ? " to " : "", to ? to : "", why);
 		return -1;
+	}
+	if (plan) {
+		*plan = failover_plan(cl, (size_t)target);
+		*epoch = cl->epoch + 1;
+		if (!*plan) {
+			*http_status = 500;
+			snprintf(err, errlen, "cannot build the plan: out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	failover_begin(cl, (size_t)target, "operator request", true);
 	*epoch = cl->fo.epoch;

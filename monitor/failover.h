@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "monitor/cluster.h"
 
 /* Promote nodes[to]; reason is logged, alerted and passed to hooks. */
@@ -24,9 +26,10 @@ void failover_abort(struct mon_cluster *cl);
 /*
  * An operator's request: validate (404/409 with a message) and start.
  * to may be NULL (choose the first UP standby).  Returns 0 and the new
- * epoch, or -1 with err and *http_status.
+ * epoch, or -1 with err and *http_status.  With plan non-NULL nothing is
+ * started: *plan gets the steps a failover would take (a dry run).
  */
-int failover_request(struct mon_cluster *cl, const char *to, uint64_t *epoch,
+int failover_request(struct mon_cluster *cl, const char *to, json_t **plan, uint64_t *epoch,
 		     char *err, size_t errlen, int *http_status);
 
 #endif

@@ -4,7 +4,7 @@
  * operator's own tooling can do too.
  *
  *   vigilctl [-s SOCKET] status [--json]
- *   vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait]
+ *   vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait] [--dry-run]
  *   vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]
  *   vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]
  *
@@ -163,18 +163,45 @@ static int wait_failover(const char *socket, const char *cluster, json_int_t epo
 
 static int failover_usage(void)
 {
-	fprintf(stderr, "usage: vigilctl failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait]\n");
+	fprintf(stderr, "usage: vigilctl failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait] "
+		"[--dry-run]\n");
 	return 2;
+}
+
+/* A dry run's plan: one line per step, hooks with the argv they would get. */
+static void print_plan(const json_t *plan)
+{
+	const json_t *step, *arg;
+	size_t i, j;
+
+	printf("dry run: failover of %s %s -> %s would take epoch %lld and:\n",
+	       or_default(json_string_value(json_object_get(plan, "cluster")), "?"),
+	       or_default(json_string_value(json_object_get(plan, "from")), "?"),
+	       or_default(json_string_value(json_object_get(plan, "to")), "?"),
+	       (long long)json_integer_value(json_object_get(plan, "epoch")));
+	json_array_foreach(json_object_get(plan, "steps"), i, step) {
+		printf("  %zu. %s", i + 1, or_default(json_string_value(json_object_get(step, "step")),
+						     "?"));
+		if (json_object_get(step, "balancer"))
+			printf(" %s to %s", json_string_value(json_object_get(step, "balancer")),
+			       or_default(json_string_value(json_object_get(step, "primary")), "?"));
+		else if (json_object_get(step, "node"))
+			printf(" on %s:", json_string_value(json_object_get(step, "node")));
+		json_array_foreach(json_object_get(step, "argv"), j, arg)
+			printf(" %s", json_string_value(arg));
+		putchar('\n');
+	}
 }
 
 static int cmd_failover(const char *socket, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "to", required_argument, NULL, 't' }, { "timeout", required_argument, NULL, 'T' },
-		{ "no-wait", no_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
+		{ "no-wait", no_argument, NULL, 'n' }, { "dry-run", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *to = NULL;
-	int timeout_s = 60, no_wait = 0, c, ec;
+	int timeout_s = 60, no_wait = 0, dry_run = 0, c, ec;
 	char path[512], *body;
 	long code;
 	json_t *req, *doc;
@@ -188,6 +215,8 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 				return failover_usage();
 		} else if (c == 'n') {
 			no_wait = 1;
+		} else if (c == 'd') {
+			dry_run = 1;
 		} else {
 			return failover_usage();
 		}
@@ -195,7 +224,7 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 	if (optind != argc - 1)
 		return failover_usage();
 	snprintf(path, sizeof(path), "/v1/clusters/%s/failover", argv[optind]);
-	req = to ? json_pack("{s:s}", "to", to) : json_object();
+	req = json_pack("{s:s*, s:b}", "to", to, "dry_run", dry_run);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (!body)
@@ -204,6 +233,11 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 	free(body);
 	if (!doc)
 		return ec;
+	if (dry_run) {
+		print_plan(doc);
+		json_decref(doc);
+		return 0;
+	}
 	printf("failover of %s accepted: %s -> %s (epoch %lld)\n", argv[optind],
 	       json_string_value(json_object_get(doc, "from")),
 	       json_string_value(json_object_get(doc, "to")),
@@ -322,7 +356,7 @@ static int cmd_events(const char *socket, int argc, char **argv)
 static int usage(FILE *out, int rc)
 {
 	fprintf(out, "usage: vigilctl [-s SOCKET] status [--json]\n"
-		     "       vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait]\n"
+		     "       vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait] [--dry-run]\n"
 		     "       vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]\n"
 		     "       vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]\n"
 		     "SOCKET defaults to $VIGIL_SOCKET, then " DEFAULT_SOCKET "\n");

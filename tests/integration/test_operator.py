@@ -74,3 +74,37 @@ def test_events_api_validates_its_query(env):
         assert "error" in doc
     code, doc, _ = unix_request(env.sock, "GET", "/v1/events?limit=1")
     assert code == 200 and len(doc["events"]) == 1 and doc["last"] >= 1
+
+
+def test_failover_dry_run_prints_the_plan_and_changes_nothing(env):
+    before = env.upstream_bytes()
+    with open(env.path("state", "journal.jsonl")) as f:
+        journal_before = f.read()
+
+    r = env.vigilctl("failover", "web", "--to", "b", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "a -> b would take epoch 1" in out, out
+    lines = [ln.strip() for ln in out.splitlines()[1:]]
+    assert lines[0] == "1. journal failover_started"
+    assert lines[1] == f"2. promote on b: {env.path('promote.py')} b"
+    assert lines[2] == "3. journal promoted"
+    assert lines[3] == "4. reroute nginx:web_backend to b"
+
+    time.sleep(0.5)
+    web = env.cluster()
+    assert web["primary"] == "a" and web["epoch"] == 0 and web["last_failover"] is None
+    assert env.promote_calls() == []
+    assert env.upstream_bytes() == before
+    with open(env.path("state", "journal.jsonl")) as f:
+        assert f.read() == journal_before
+
+    from helpers import unix_request
+    code, doc, _ = unix_request(env.sock, "POST", "/v1/clusters/web/failover",
+                                body=json.dumps({"dry_run": "yes"}))
+    assert code == 400 and "true or false" in doc["error"]
+    # A plan for what would be refused is refused the same way.
+    env.backends["b"].kill()
+    env.wait_health("b", "down", timeout=10)
+    r = env.vigilctl("failover", "web", "--to", "b", "--dry-run")
+    assert r.returncode == 1 and "only an up node can be promoted" in r.stderr
