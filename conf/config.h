@@ -51,7 +51,7 @@ struct conf_probe {
 	int line;
 	uint64_t interval_ms; /* default 1000 */
 	uint64_t timeout_ms;  /* default = interval */
-	uint64_t jitter_ms;   /* default interval/10; random delay added per run */
+	uint64_t jitter_ms;   /* default interval/10; each run moves within +-jitter/2 */
 	int rise;             /* default 2 */
 	int fall;             /* default 3 */
 	/* http */

@@ -24,6 +24,19 @@ static uint64_t jitter(uint64_t max_ms)
 	return max_ms ? (uint64_t)random() % (max_ms + 1) : 0;
 }
 
+/*
+ * Delay until an observer's next run: one interval after this run started,
+ * moved by a random amount within +-jitter/2 so that observers drift apart
+ * while the average rate stays exactly one run per interval.
+ */
+static uint64_t next_delay(uint64_t interval, uint64_t elapsed, uint64_t jitter_ms)
+{
+	uint64_t due = interval + jitter(jitter_ms), half = jitter_ms / 2;
+
+	due = due > half ? due - half : 0;
+	return due > elapsed ? due - elapsed : 0;
+}
+
 static void obs_schedule(struct mon_observer *o, uint64_t delay_ms)
 {
 	struct timeval tv = clock_tv_ms(delay_ms);
@@ -191,7 +204,7 @@ static void obs_done(void *arg, const struct probe_result *res)
 		     "node", cl->nodes[o->node].conf->name, "probe", probe_type_name(o->conf->type),
 		     "health", health_state_name(o->health.state), "detail", res->detail, NULL);
 	/* Schedule before deciding: a failover must never stop the probing. */
-	obs_schedule(o, (elapsed < interval ? interval - elapsed : 0) + jitter(o->conf->jitter_ms));
+	obs_schedule(o, next_delay(interval, elapsed, o->conf->jitter_ms));
 	node_update(cl, o->node);
 	/* Every result, not only changes: a cooldown that ran out is noticed here. */
 	cluster_evaluate(cl);
