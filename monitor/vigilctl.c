@@ -104,6 +104,24 @@ static json_t *call(const char *socket, const char *method, const char *path, co
 	return doc;
 }
 
+/* POST req (reference stolen) as the JSON body; as call() otherwise. */
+static json_t *post(const char *socket, const char *path, json_t *req, long *code,
+		    int *exit_code)
+{
+	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_t *doc;
+
+	json_decref(req);
+	*exit_code = 1;
+	if (!body) {
+		fprintf(stderr, "vigilctl: cannot encode the request\n");
+		return NULL;
+	}
+	doc = call(socket, "POST", path, body, code, exit_code);
+	free(body);
+	return doc;
+}
+
 static int cmd_status(const char *socket, int json_out)
 {
 	long code = 0;
@@ -202,7 +220,7 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 	};
 	const char *to = NULL;
 	int timeout_s = 60, no_wait = 0, dry_run = 0, c, ec;
-	char path[512], *body;
+	char path[512];
 	long code;
 	json_t *req, *doc;
 
@@ -225,12 +243,7 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 		return failover_usage();
 	snprintf(path, sizeof(path), "/v1/clusters/%s/failover", argv[optind]);
 	req = json_pack("{s:s*, s:b}", "to", to, "dry_run", dry_run);
-	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	json_decref(req);
-	if (!body)
-		return 1;
-	doc = call(socket, "POST", path, body, &code, &ec);
-	free(body);
+	doc = post(socket, path, req, &code, &ec);
 	if (!doc)
 		return ec;
 	if (dry_run) {
@@ -254,7 +267,7 @@ static int cmd_pause(const char *socket, int argc, char **argv)
 		{ "reason", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
 	};
 	const char *reason = NULL, *verb = argv[0];
-	char path[512], *body;
+	char path[512];
 	long code;
 	int c, ec;
 	json_t *req, *doc;
@@ -267,13 +280,8 @@ static int cmd_pause(const char *socket, int argc, char **argv)
 	if (optind != argc - 1)
 		return usage(stderr, 2);
 	snprintf(path, sizeof(path), "/v1/clusters/%s/%s", argv[optind], verb);
-	req = reason ? json_pack("{s:s}", "reason", reason) : json_object();
-	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	json_decref(req);
-	if (!body)
-		return 1;
-	doc = call(socket, "POST", path, body, &code, &ec);
-	free(body);
+	req = json_pack("{s:s*}", "reason", reason);
+	doc = post(socket, path, req, &code, &ec);
 	if (!doc)
 		return ec;
 	printf("%s: state %s\n", argv[optind], or_default(json_string_value(json_object_get(doc,
