@@ -113,6 +113,12 @@ struct conf_cluster {
 	uint64_t cooldown_ms;        /* none this soon after the last failover; default 60s */
 	int max_failovers;           /* at most this many per window, then pause; default 3 */
 	uint64_t failover_window_ms; /* default 1h */
+	/*
+	 * Automatic failback: once the config's primary has been UP this long
+	 * while another node is primary, fail back to it.  0 = never (default:
+	 * failback is the operator's call).
+	 */
+	uint64_t failback_after_ms;
 	struct conf_alert *alerts;
 	size_t n_alerts;
 };

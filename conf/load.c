@@ -36,7 +36,7 @@ static const char *const top_keys[] = {
 static const char *const control_keys[] = { "socket", "mode", NULL };
 static const char *const cluster_keys[] = {
 	"name", "nodes", "probes", "balancers", "hooks", "alerts",
-	"cooldown", "max_failovers", "failover_window", "quorum", NULL,
+	"cooldown", "max_failovers", "failover_window", "quorum", "failback_after", NULL,
 };
 static const char *const node_keys[] = { "name", "address", "role", NULL };
 static const char *const balancer_keys[] = {
@@ -448,6 +448,7 @@ static void load_cluster(const struct lgrp *g, struct conf_cluster *c)
 	lu_duration(g, "cooldown", "60s", &c->cooldown_ms);
 	lu_int(g, "max_failovers", 3, 1, CONF_MAX_FAILOVERS, &c->max_failovers);
 	lu_duration(g, "failover_window", "1h", &c->failover_window_ms);
+	lu_duration(g, "failback_after", "0ms", &c->failback_after_ms);
 	/* 0 = a majority of the cluster's probes, each an independent observer. */
 	lu_int(g, "quorum", 0, 0, CONF_MAX_PROBES, &c->quorum);
 	if (c->quorum > 0 && c->n_probes > 0 && (size_t)c->quorum > c->n_probes)

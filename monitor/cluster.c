@@ -96,7 +96,11 @@ void cluster_decide_input(const struct mon_cluster *cl, enum health_state *h,
 		.cooling_down = cl->last_failover_ms != 0 &&
 				now - cl->last_failover_ms < cl->conf->cooldown_ms,
 		.over_limit = recent_failovers(cl, now) >= (size_t)cl->conf->max_failovers,
+		.preferred = cl->preferred,
 	};
+	in->failback_due = cl->conf->failback_after_ms > 0 &&
+			   cl->nodes[cl->preferred].health == HEALTH_UP &&
+			   now - cl->nodes[cl->preferred].up_ms >= cl->conf->failback_after_ms;
 }
 
 void cluster_note_failover(struct mon_cluster *cl, bool manual)
@@ -181,6 +185,7 @@ static bool node_update(struct mon_cluster *cl, size_t idx)
 		if (cl->env.node_down)
 			cl->env.node_down(cl->env.idle_arg);
 	} else if (n->health == HEALTH_UP) {
+		n->up_ms = clock_mono_ms();
 		ev.event = "node_up";
 		ev.reason = "rise threshold reached";
 		mon_event(cl, VLOG_NOTICE, &ev);
@@ -283,7 +288,7 @@ struct mon_cluster *cluster_new(const struct mon_env *env, const struct conf_clu
 		cl->nodes[i].health = HEALTH_UNKNOWN;
 		clock_iso8601(cl->nodes[i].since, sizeof(cl->nodes[i].since));
 		if (conf->nodes[i].role == CONF_ROLE_PRIMARY)
-			cl->primary = i;
+			cl->primary = cl->preferred = i;
 		for (size_t p = 0; p < np; p++)
 			if (obs_init(cl, &cl->obs[i * np + p], i, p, err, errlen) < 0)
 				goto fail;
@@ -319,6 +324,8 @@ void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
 		/* Recombined from the inherited observers; keep 'since' only if it holds. */
 		cl->nodes[i].health = old->nodes[oi].health;
 		memcpy(cl->nodes[i].since, old->nodes[oi].since, sizeof(cl->nodes[i].since));
+		cl->nodes[i].up_ms = old->nodes[oi].up_ms;
+		cl->nodes[i].down_ms = old->nodes[oi].down_ms;
 		if (node_update(cl, i))
 			vlog(VLOG_INFO, "monitor", "node health re-derived after reload", "cluster",
 			     cl->conf->name, "node", cl->nodes[i].conf->name, NULL);

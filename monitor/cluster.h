@@ -58,6 +58,7 @@ struct mon_node {
 	enum health_state health; /* by quorum of its observers (DOWN = objectively down) */
 	bool sdown;              /* at least one observer says DOWN */
 	uint64_t down_ms;        /* monotonic time it last went DOWN */
+	uint64_t up_ms;          /* monotonic time it last went UP */
 	char since[40];          /* wall time of the last health change */
 	struct probe_result last;
 	bool has_last;
@@ -90,6 +91,7 @@ struct mon_cluster {
 	struct balancer **balancers;   /* conf->n_balancers */
 	struct alerter *alerter;
 	size_t primary;
+	size_t preferred;              /* the config's primary: the failback target */
 	uint64_t epoch;
 	bool held;                     /* a failover failed: wait for the operator */
 	bool paused;                   /* operator maintenance: probe and report, never act */

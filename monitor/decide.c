@@ -32,6 +32,19 @@ struct decision decide(const struct decide_input *in)
 		d.reason = "cluster held after a failed action: operator must act";
 		return d;
 	}
+	if (in->failback_due && in->health[in->primary] == HEALTH_UP &&
+	    in->preferred != in->primary && in->preferred < in->n_nodes &&
+	    in->health[in->preferred] == HEALTH_UP) {
+		/* A planned move, not an emergency: anti-flap only delays it, silently. */
+		if (in->cooling_down || in->over_limit) {
+			d.reason = "failback waits for the anti-flap policy";
+			return d;
+		}
+		d.verdict = DECIDE_FAILOVER;
+		d.target = in->preferred;
+		d.reason = "failback: the preferred primary has been up for failback_after";
+		return d;
+	}
 	if (in->health[in->primary] != HEALTH_DOWN) {
 		d.reason = in->health[in->primary] == HEALTH_UP ? "primary up"
 								  : "primary health unknown";

@@ -10,6 +10,8 @@
  *  - only an UP standby is ever promoted, the first UP one in config order;
  *  - primary DOWN and no standby UP: report NO_CANDIDATE (alert, keep the
  *    last good balancer config);
+ *  - with the primary UP, fail back to the preferred node once it has been
+ *    UP for failback_after (failback_due), under the same anti-flap rules;
  *  - anti-flap: within `cooldown` of the last failover report SUPPRESSED;
  *    when the window already holds `max_failovers` automatic failovers,
  *    report LIMIT (the cluster pauses itself and alerts).
@@ -32,6 +34,8 @@ struct decide_input {
 	bool cooling_down;               /* the last failover was less than cooldown ago */
 	bool over_limit;                 /* max_failovers already happened in the window */
 	bool tilt;                       /* vigil suspects itself: observe, never act */
+	bool failback_due;               /* the preferred node has been UP for failback_after */
+	size_t preferred;                /* the config's primary, with failback_due */
 };
 
 enum decide_verdict {

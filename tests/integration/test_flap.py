@@ -72,3 +72,33 @@ def test_max_failovers_pauses_the_cluster(make_env):
     env.wait_primary("a", timeout=10)
     env.wait_traffic("a", timeout=10)
     assert len(env.promote_calls()) == 2
+
+
+def test_automatic_failback_after_the_preferred_node_is_back(make_env):
+    env = make_env(extra='cooldown = "100ms"; failback_after = "1500ms";')
+    env.backends["a"].kill()
+    env.wait_primary("b", timeout=10)
+    env.backends["a"].start()
+    env.wait_health("a", "up", timeout=10)
+    (a_up,) = [e for e in env.hook.of("node_up") if e.get("node") == "a"][-1:]
+    assert env.cluster()["primary"] == "b"  # not before failback_after
+
+    env.wait_primary("a", timeout=10)
+    env.wait_traffic("a", timeout=10)
+    fb = env.hook.wait_event("failover", timeout=5, pred=lambda e: e["epoch"] == 2)
+    assert fb["old_primary"] == "b" and fb["new_primary"] == "a"
+    assert "failback" in fb["reason"]
+    (started,) = [t for t in journal_times(env, "failover_started")][1:]
+    up = datetime.strptime(a_up["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+    assert started - up >= 1.5 - 0.05
+    assert len(env.promote_calls()) == 2
+
+
+def test_failback_is_off_by_default(env):
+    env.backends["a"].kill()
+    env.wait_primary("b", timeout=10)
+    env.backends["a"].start()
+    env.wait_health("a", "up", timeout=10)
+    time.sleep(2.0)
+    assert env.cluster()["primary"] == "b"
+    assert len(env.promote_calls()) == 1

@@ -139,6 +139,33 @@ START_TEST(tilt_never_acts)
 }
 END_TEST
 
+START_TEST(failback_when_due_and_allowed)
+{
+	enum health_state h[] = { U, U };
+	struct decide_input in = { .health = h, .n_nodes = 2, .primary = 1, .preferred = 0 };
+	struct decision d;
+
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+	in.failback_due = true;
+	d = decide(&in);
+	ck_assert_int_eq(d.verdict, DECIDE_FAILOVER);
+	ck_assert_uint_eq(d.target, 0);
+	/* Anti-flap delays it without alerting; a down preferred is never chosen. */
+	in.cooling_down = true;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+	in.cooling_down = false;
+	h[0] = Q;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+	/* Already on the preferred node, or paused: nothing. */
+	h[0] = U;
+	in.primary = 0;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+	in.primary = 1;
+	in.paused = true;
+	ck_assert_int_eq(decide(&in).verdict, DECIDE_NOTHING);
+}
+END_TEST
+
 START_TEST(manual_checks_target)
 {
 	enum health_state h[] = { U, U, D };
@@ -200,6 +227,7 @@ int main(void)
 	tcase_add_test(tc, paused_never_acts_even_on_command);
 	tcase_add_test(tc, cooldown_suppresses_and_limit_stops);
 	tcase_add_test(tc, tilt_never_acts);
+	tcase_add_test(tc, failback_when_due_and_allowed);
 	tcase_add_test(tc, manual_checks_target);
 	tcase_add_test(tc, manual_with_no_up_standby_refused);
 	tcase_add_test(tc, manual_allowed_while_held);
