@@ -16,6 +16,7 @@
 
 #include "common/child.h"
 #include "common/clock.h"
+#include "tests/unit/unit_util.h"
 
 struct done {
 	int calls;
@@ -58,26 +59,9 @@ static void on_done(void *arg, const struct child_result *res)
 	d->at_ms = clock_mono_ms();
 }
 
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	*(bool *)arg = true;
-}
-
-/* Run the loop until *count reaches want or ms pass; true if it did. */
 static bool run_until(const int *count, int want, uint64_t ms)
 {
-	bool expired = false;
-	struct event *t = evtimer_new(base, on_deadline, &expired);
-	struct timeval tv = clock_tv_ms(ms);
-
-	ck_assert_ptr_nonnull(t);
-	evtimer_add(t, &tv);
-	while (!expired && (count == NULL || *count < want))
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(t);
-	return count != NULL && *count >= want;
+	return unit_run_until(base, count, want, ms);
 }
 
 static struct child *spawn(char *const argv[], char *const env[], uint64_t timeout_ms,

@@ -20,16 +20,9 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "tests/unit/unit_util.h"
 
 static char tmpdir[256];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void setup(void)
 {
@@ -40,7 +33,7 @@ static void setup(void)
 static void teardown(void)
 {
 	chmod(tmpdir, 0700);
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rm_tree(tmpdir);
 }
 
 static void path_in(char *buf, size_t len, const char *name)

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/template.h"
+#include "tests/unit/unit_util.h"
 
 static char dir[256], out_path[320], script[320];
 static struct event_base *base;
@@ -35,14 +36,6 @@ static const struct hook_ctx ctx = {
 	.old_primary = "a", .new_primary = "b", .reason = "odown 3/3; a unreachable",
 	.epoch = 42,
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -82,7 +75,7 @@ static void teardown(void)
 	event_free(tick);
 	child_runner_free(runner);
 	event_base_free(base);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rm_tree(dir);
 }
 
 static void on_done(void *arg, bool ok, const char *error)

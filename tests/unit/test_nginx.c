@@ -22,6 +22,7 @@
 #include "common/child.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
+#include "tests/unit/unit_util.h"
 
 #define NGINX_BIN "/usr/sbin/nginx"
 
@@ -127,14 +128,6 @@ struct outcome {
 };
 static bool inside_apply;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -199,7 +192,7 @@ static void teardown(void)
 	event_free(tick);
 	child_runner_free(runner);
 	event_base_free(base);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rm_tree(dir);
 }
 
 static void on_done(void *arg, bool ok, const char *error)
