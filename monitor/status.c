@@ -121,6 +121,19 @@ static const char *str_or(const json_t *obj, const char *key, const char *dflt)
 	return s ? s : dflt;
 }
 
+/* Each observer's view, "http:up tcp:up exec:down": what the quorum counts. */
+static void print_observers(FILE *out, const json_t *observers)
+{
+	const json_t *o;
+	size_t i;
+
+	json_array_foreach(observers, i, o)
+		fprintf(out, "%s%s:%s", i ? " " : "", str_or(o, "type", "?"), str_or(o, "health", "?"));
+	if (json_array_size(observers) == 0)
+		fputc('-', out);
+	fputc('\n', out);
+}
+
 static void print_node_row(FILE *out, const char *cluster, const json_t *node)
 {
 	const json_t *last = json_object_get(node, "last_probe");
@@ -129,9 +142,10 @@ static void print_node_row(FILE *out, const char *cluster, const json_t *node)
 	if (json_is_object(last) && json_is_number(json_object_get(last, "latency_ms")))
 		snprintf(latency, sizeof(latency), "%.1fms",
 			 json_number_value(json_object_get(last, "latency_ms")));
-	fprintf(out, "%-12s %-10s %-8s %-8s %-9s %s\n", cluster, str_or(node, "name", "?"),
+	fprintf(out, "%-12s %-10s %-8s %-8s %-9s %-24s ", cluster, str_or(node, "name", "?"),
 		str_or(node, "role", "?"), str_or(node, "health", "?"), latency,
 		str_or(node, "since", "-"));
+	print_observers(out, json_object_get(node, "observers"));
 }
 
 static void print_cluster_line(FILE *out, const json_t *cl)
@@ -158,8 +172,8 @@ int status_print_table(FILE *out, const json_t *status, char *err, size_t errlen
 		snprintf(err, errlen, "status document has no clusters array");
 		return -1;
 	}
-	fprintf(out, "%-12s %-10s %-8s %-8s %-9s %s\n", "CLUSTER", "NODE", "ROLE", "HEALTH",
-		"LATENCY", "SINCE");
+	fprintf(out, "%-12s %-10s %-8s %-8s %-9s %-24s %s\n", "CLUSTER", "NODE", "ROLE", "HEALTH",
+		"LATENCY", "SINCE", "OBSERVERS");
 	json_array_foreach(clusters, i, cl) {
 		json_array_foreach(json_object_get(cl, "nodes"), j, node)
 			print_node_row(out, str_or(cl, "name", "?"), node);

@@ -15,7 +15,8 @@ json_t *status_cluster_json(const struct mon_cluster *cl);
 json_t *status_json(struct mon_cluster *const *clusters, size_t n);
 
 /*
- * Print the document as a table: CLUSTER NODE ROLE HEALTH LATENCY SINCE,
+ * Print the document as a table: CLUSTER NODE ROLE HEALTH LATENCY SINCE
+ * OBSERVERS (each observer's view),
  * one row per node, then one line per cluster with its state, epoch and
  * last failover.  -1 with err when the document is not a status document.
  */

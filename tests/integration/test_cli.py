@@ -80,7 +80,7 @@ def test_version():
     assert "0.1.0" in r.stdout + r.stderr
 
 
-HEADER = ["CLUSTER", "NODE", "ROLE", "HEALTH", "LATENCY", "SINCE"]
+HEADER = ["CLUSTER", "NODE", "ROLE", "HEALTH", "LATENCY", "SINCE", "OBSERVERS"]
 
 
 def check_table(text, env):
@@ -94,6 +94,7 @@ def check_table(text, env):
     assert set(rows) == {"a", "b"}, text
     assert rows["a"][2:4] == ["primary", "up"], text
     assert rows["b"][2:4] == ["standby", "up"], text
+    assert rows["a"][6:] == ["http:up"], text  # each observer's view
 
 
 def test_vigilctl_status_table(env):

@@ -92,6 +92,43 @@ START_TEST(table_lists_every_node)
 }
 END_TEST
 
+START_TEST(observers_views_in_json_and_table)
+{
+	struct conf_probe probes[2] = { { .type = CONF_PROBE_HTTP }, { .type = CONF_PROBE_TCP } };
+	struct conf_cluster c2 = ccl;
+	struct mon_observer obs[4];
+	struct mon_cluster *list[1] = { &cl };
+	json_t *doc, *o;
+	char *buf = NULL, err[128];
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	memset(obs, 0, sizeof(obs));
+	c2.probes = probes;
+	c2.n_probes = 2;
+	for (int i = 0; i < 4; i++) {
+		obs[i].conf = &probes[i % 2];
+		obs[i].health.state = HEALTH_UP;
+	}
+	obs[1].health.state = HEALTH_DOWN; /* node a, tcp observer */
+	mnodes[0].sdown = true;
+	cl.conf = &c2;
+	cl.obs = obs;
+	cl.n_obs = 4;
+	doc = status_json(list, 1);
+	o = json_object_get(json_array_get(json_object_get(json_array_get(
+		json_object_get(doc, "clusters"), 0), "nodes"), 0), "observers");
+	ck_assert_int_eq(json_array_size(o), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(o, 1), "health")), "down");
+	ck_assert_int_eq(status_print_table(out, doc, err, sizeof(err)), 0);
+	fclose(out);
+	ck_assert_ptr_nonnull(strstr(buf, "http:up tcp:down\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "http:up tcp:up\n"));
+	free(buf);
+	json_decref(doc);
+}
+END_TEST
+
 START_TEST(table_rejects_other_documents)
 {
 	json_t *doc = json_pack("{s:s}", "error", "x");
@@ -114,6 +151,7 @@ int main(void)
 	tcase_add_test(tc, cluster_json_reports_roles_and_health);
 	tcase_add_test(tc, cluster_state_follows_health_and_jobs);
 	tcase_add_test(tc, table_lists_every_node);
+	tcase_add_test(tc, observers_views_in_json_and_table);
 	tcase_add_test(tc, table_rejects_other_documents);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
