@@ -83,12 +83,33 @@ static size_t recent_failovers(const struct mon_cluster *cl, uint64_t now)
 	return n;
 }
 
+/*
+ * UP with a quorum of observers whose latest result passed.  A standby whose
+ * observers have started failing is still UP by rise/fall but may be dying
+ * with the primary (a shared cause, or vigil's own network): never promote it.
+ */
+static bool node_clean_up(const struct mon_cluster *cl, size_t node)
+{
+	size_t np = cl->conf->n_probes, clean = 0;
+	size_t quorum = cl->conf->quorum > 0 ? (size_t)cl->conf->quorum : health_majority(np);
+
+	for (size_t p = 0; p < np; p++) {
+		const struct health *h = &cl->obs[node * np + p].health;
+
+		clean += h->state == HEALTH_UP && h->fail_run == 0;
+	}
+	return clean >= quorum;
+}
+
 void cluster_decide_input(const struct mon_cluster *cl, enum health_state *h,
 			  struct decide_input *in)
 {
 	uint64_t now = clock_mono_ms();
 
 	cluster_health_vector(cl, h);
+	for (size_t i = 0; i < cl->conf->n_nodes; i++)
+		if (i != cl->primary && h[i] == HEALTH_UP && !node_clean_up(cl, i))
+			h[i] = HEALTH_UNKNOWN; /* for this decision only; status shows UP */
 	*in = (struct decide_input){
 		.health = h, .n_nodes = cl->conf->n_nodes, .primary = cl->primary,
 		.busy = cl->job != NULL, .held = cl->held, .paused = cl->paused,

@@ -129,7 +129,11 @@ void cluster_evaluate(struct mon_cluster *cl);
  * changed then).
  */
 int cluster_set_paused(struct mon_cluster *cl, bool paused, const char *reason);
-/* Everything decide() and decide_manual() need; h has CONF_MAX_NODES room. */
+/*
+ * Everything decide() and decide_manual() need; h has CONF_MAX_NODES room.
+ * A standby that is UP but whose observers have begun failing counts as
+ * UNKNOWN here, so it is never promoted while it may be dying too.
+ */
 void cluster_decide_input(const struct mon_cluster *cl, enum health_state *h,
 			  struct decide_input *in);
 /* A failover starts: for cooldown, and (automatic ones) max_failovers. */
