@@ -66,7 +66,7 @@ int cluster_set_paused(struct mon_cluster *cl, bool paused, const char *reason)
 	return 0;
 }
 
-void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out)
+static void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out)
 {
 	for (size_t i = 0; i < cl->conf->n_nodes; i++)
 		out[i] = cl->nodes[i].health;

@@ -138,8 +138,6 @@ void cluster_decide_input(const struct mon_cluster *cl, enum health_state *h,
 			  struct decide_input *in);
 /* A failover starts: for cooldown, and (automatic ones) max_failovers. */
 void cluster_note_failover(struct mon_cluster *cl, bool manual);
-/* Health of each node, in config order, for decide(). */
-void cluster_health_vector(const struct mon_cluster *cl, enum health_state *out);
 /* "starting", "healthy", "degraded", "down", "failing_over", "paused", "failed". */
 const char *cluster_state_name(const struct mon_cluster *cl);
 

@@ -106,8 +106,7 @@ fail:
 	return NULL;
 }
 
-static void handle_failover(struct control *c, struct evhttp_request *req,
-			    struct mon_cluster *cl)
+static void handle_failover(struct evhttp_request *req, struct mon_cluster *cl)
 {
 	static const struct body_field allowed[] = { { "to", false }, { "dry_run", true }, { 0 } };
 	char err[512];
@@ -137,13 +136,11 @@ static void handle_failover(struct control *c, struct evhttp_request *req,
 		control_reply_json(req, 200, plan);
 		return;
 	}
-	(void)c;
 	control_reply_json(req, 202, json_pack("{s:s, s:I, s:s, s:s, s:s}", "cluster", cl->conf->name,
 				       "epoch", (json_int_t)epoch,
 				       "from", cl->nodes[cl->fo.from].conf->name,
 				       "to", cl->nodes[cl->fo.to].conf->name,
-				       "result", cl->fo.result == FO_RUNNING ? "running"
-					       : cl->fo.result == FO_OK ? "ok" : "failed"));
+				       "result", fo_result_name(cl->fo.result)));
 }
 
 static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, bool pause)
@@ -199,7 +196,7 @@ static void route_cluster(struct control *c, struct evhttp_request *req, const c
 		   (!strcmp(slash, "/failover") || !strcmp(slash, "/pause") || !strcmp(slash, "/resume"))) {
 		control_reply_error(req, 405, "use POST");
 	} else if (strcmp(slash, "/failover") == 0) {
-		handle_failover(c, req, cl);
+		handle_failover(req, cl);
 	} else if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
 		handle_pause(req, cl, slash[1] == 'p');
 	} else {

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static const char *fo_result_name(enum fo_result r)
+const char *fo_result_name(enum fo_result r)
 {
 	switch (r) {
 	case FO_RUNNING:

@@ -10,6 +10,8 @@
 
 #include "monitor/cluster.h"
 
+/* "none", "running", "ok", "failed". */
+const char *fo_result_name(enum fo_result r);
 /* New references; NULL only when out of memory. */
 json_t *status_cluster_json(const struct mon_cluster *cl);
 json_t *status_json(struct mon_cluster *const *clusters, size_t n);

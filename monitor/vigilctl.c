@@ -331,8 +331,12 @@ static int cmd_events(const char *socket, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
 		if (c == 'n' && (limit = atoll(optarg)) > 0 && limit <= 1000)
 			continue;
-		if (c == 'f' || c == 'j') {
-			*(c == 'f' ? &follow : &as_json) = 1;
+		if (c == 'f') {
+			follow = 1;
+			continue;
+		}
+		if (c == 'j') {
+			as_json = 1;
 			continue;
 		}
 		return usage(stderr, 2);
