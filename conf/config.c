@@ -26,6 +26,7 @@ static void free_probe(struct conf_probe *p)
 	free(p->expect_status);
 	free(p->expect_body);
 	free_argv(p->argv);
+	free(p->via);
 }
 
 static void free_balancer(struct conf_balancer *b)
@@ -35,6 +36,7 @@ static void free_balancer(struct conf_balancer *b)
 	free_argv(b->check);
 	free_argv(b->reload);
 	free(b->server_options);
+	free(b->pid_file);
 }
 
 static void free_cluster(struct conf_cluster *c)
@@ -53,6 +55,7 @@ static void free_cluster(struct conf_cluster *c)
 		free_balancer(&c->balancers[i]);
 	free(c->balancers);
 	free_argv(c->hooks.promote);
+	free_argv(c->hooks.restore);
 	free_argv(c->hooks.fence);
 	for (size_t i = 0; i < c->n_alerts; i++)
 		free(c->alerts[i].url);

@@ -63,6 +63,19 @@ struct conf_probe {
 	bool tls_verify;      /* default true */
 	/* exec */
 	char **argv;          /* templates, NULL-terminated; argv[0] absolute path */
+	/*
+	 * exec: the program prints the node's replication lag (a number, in
+	 * whatever unit max_lag uses) as the first word of its output.
+	 */
+	bool lag;
+	/*
+	 * Look from another node's vantage point: the probe's templates also get
+	 * {via_address} {via_host} {via_port} {via_node}, and its vote about a
+	 * node counts only while the via node itself is not DOWN.  It casts no
+	 * vote about the via node itself.  NULL = vigil's own view.
+	 */
+	char *via;
+	int via_node;         /* index of via in the cluster's nodes, -1 = none */
 };
 
 struct conf_balancer {
@@ -75,6 +88,11 @@ struct conf_balancer {
 	enum conf_standby_mode standby;
 	uint64_t timeout_ms; /* for check and reload, default 10s */
 	char *server_options; /* appended to each server line, e.g. "max_fails=0"; may be NULL */
+	/*
+	 * nginx master's pid file: lets a drain wait for the old workers (which
+	 * finish the in-flight requests) to exit.  NULL = wait drain_timeout.
+	 */
+	char *pid_file;
 };
 
 struct conf_hooks {
@@ -86,6 +104,8 @@ struct conf_hooks {
 	char **fence;         /* argv templates or NULL */
 	bool fence_required;  /* default true */
 	char **promote;       /* argv templates or NULL: {cluster} {node} {address} {old_primary} {new_primary} {epoch} */
+	/* After the balancers moved: restore data onto the new primary ({node}). */
+	char **restore;       /* argv templates or NULL */
 	uint64_t timeout_ms;  /* default 30s */
 };
 
@@ -119,6 +139,21 @@ struct conf_cluster {
 	 * failback is the operator's call).
 	 */
 	uint64_t failback_after_ms;
+	/* How long the primary must stay objectively down before a failover; default 0. */
+	uint64_t failover_delay_ms;
+	/* A failed action is retried this often (then FAILED until resumed); default 3. */
+	int retries;
+	uint64_t retry_backoff_ms;   /* first retry delay, doubling, at most 60s; default 1s */
+	/* A switchover waits this long at most for in-flight requests; default 30s. */
+	uint64_t drain_timeout_ms;
+	/*
+	 * A fenced old primary stays out of every balancer until `vigilctl
+	 * rejoin`, or (when set) until it has been UP this long.  0 = manual.
+	 */
+	uint64_t rejoin_after_ms;
+	/* Never promote a standby whose lag probe says more than this (unless forced). */
+	bool has_max_lag;
+	int64_t max_lag;
 	struct conf_alert *alerts;
 	size_t n_alerts;
 };

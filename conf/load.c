@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "conf/address.h"
+#include "conf/load_int.h"
 #include "conf/load_util.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -26,8 +27,8 @@
 
 /* Placeholders for probe URLs and exec argv, and for hook argv. */
 static const char *const probe_vars[] = { "address", "host", "port", "node", "cluster" };
-static const char *const hook_vars[] = {
-	"cluster", "node", "address", "old_primary", "new_primary", "epoch",
+static const char *const probe_via_vars[] = {
+	"address", "host", "port", "node", "cluster", "via_address", "via_host", "via_port", "via_node",
 };
 
 static const char *const top_keys[] = {
@@ -36,24 +37,20 @@ static const char *const top_keys[] = {
 static const char *const control_keys[] = { "socket", "mode", NULL };
 static const char *const cluster_keys[] = {
 	"name", "nodes", "probes", "balancers", "hooks", "alerts",
-	"cooldown", "max_failovers", "failover_window", "quorum", "failback_after", NULL,
+	"cooldown", "max_failovers", "failover_window", "quorum", "failback_after",
+	"failover_delay", "retries", "retry_backoff", "drain_timeout", "rejoin_after", "max_lag",
+	NULL,
 };
 static const char *const node_keys[] = { "name", "address", "role", NULL };
-static const char *const balancer_keys[] = {
-	"type", "upstream", "file", "check", "reload", "standby", "timeout",
-	"server_options", NULL,
-};
-static const char *const hooks_keys[] = { "fence", "promote", "timeout", "fence_required", NULL };
-static const char *const alert_keys[] = { "type", "url", "retries", "timeout", "backoff", NULL };
 
 static const char *const probe_common_keys[] = {
-	"type", "interval", "timeout", "jitter", "rise", "fall", NULL,
+	"type", "interval", "timeout", "jitter", "rise", "fall", "via", NULL,
 };
 static const char *const probe_tcp_keys[] = { NULL };
 static const char *const probe_http_keys[] = {
 	"url", "method", "expect_status", "expect_body", "tls_verify", NULL,
 };
-static const char *const probe_exec_keys[] = { "command", NULL };
+static const char *const probe_exec_keys[] = { "command", "lag", NULL };
 static const char *const *const probe_type_keys[] = {
 	[CONF_PROBE_TCP] = probe_tcp_keys,
 	[CONF_PROBE_HTTP] = probe_http_keys,
@@ -68,11 +65,6 @@ static const char *const roles[] = {
 	[CONF_ROLE_PRIMARY] = "primary", [CONF_ROLE_STANDBY] = "standby", NULL,
 };
 static const char *const log_formats[] = { [CONF_LOG_TEXT] = "text", [CONF_LOG_JSON] = "json", NULL };
-static const char *const balancer_types[] = { [CONF_BALANCER_NGINX] = "nginx", NULL };
-static const char *const standby_modes[] = {
-	[CONF_STANDBY_BACKUP] = "backup", [CONF_STANDBY_OUT] = "out", NULL,
-};
-static const char *const alert_types[] = { [CONF_ALERT_WEBHOOK] = "webhook", NULL };
 static const char *const http_methods[] = { "GET", "HEAD", "POST", NULL };
 
 static const char *or_q(const char *s)
@@ -160,13 +152,22 @@ static void load_expect_status(const struct lgrp *g, struct conf_probe *p)
 	}
 }
 
+/* The placeholders a probe's templates may use: more when it looks via a node. */
+static const char *const *probe_tmpl_vars(const struct conf_probe *p, size_t *n)
+{
+	*n = p->via ? N_ELEMS(probe_via_vars) : N_ELEMS(probe_vars);
+	return p->via ? probe_via_vars : probe_vars;
+}
+
 static void load_http(const struct lgrp *g, struct conf_probe *p)
 {
+	size_t nv;
+	const char *const *vars = probe_tmpl_vars(p, &nv);
 	int m;
 
 	if (lu_string(g, "url", true, NULL, &p->url) == 1 &&
 	    lu_http_url(g, "url", p->url, false) == 0)
-		lu_check_tmpl(g, "url", p->url, probe_vars, N_ELEMS(probe_vars));
+		lu_check_tmpl(g, "url", p->url, vars, nv);
 	if (lu_enum(g, "method", http_methods, 0, &m) >= 0 &&
 	    (p->method = strdup(http_methods[m])) == NULL)
 		lu_err(g->lc, g->s, "out of memory");
@@ -177,15 +178,37 @@ static void load_http(const struct lgrp *g, struct conf_probe *p)
 
 static void load_exec(const struct lgrp *g, struct conf_probe *p)
 {
+	size_t nv;
+	const char *const *vars = probe_tmpl_vars(p, &nv);
+
+	lu_bool(g, "lag", false, &p->lag);
 	if (lu_argv(g, "command", true, &p->argv) != 1)
 		return;
 	if (p->argv[0][0] != '/')
 		lu_err(g->lc, lu_where(g, "command"), "'command' must start with the absolute "
 		       "path of the program, got \"%s\"", p->argv[0]);
-	lu_check_argv_tmpl(g, "command", p->argv, probe_vars, N_ELEMS(probe_vars));
+	lu_check_argv_tmpl(g, "command", p->argv, vars, nv);
 }
 
-static void load_probe(const struct lgrp *g, struct conf_probe *p)
+/* via names a node of this cluster; a tcp probe always connects from vigil itself. */
+static void load_via(const struct lgrp *g, struct conf_probe *p, int type,
+		     const struct conf_cluster *c)
+{
+	p->via_node = -1;
+	if (lu_ident(g, "via", false, &p->via) != 1)
+		return;
+	if (type == CONF_PROBE_TCP) {
+		lu_err(g->lc, lu_where(g, "via"), "'via' needs an http or exec probe (a tcp "
+		       "probe always connects from vigil itself)");
+		return;
+	}
+	p->via_node = conf_cluster_find_node(c, p->via);
+	if (p->via_node < 0 && c->n_nodes > 0)
+		lu_err(g->lc, lu_where(g, "via"), "'via' names node \"%s\", which is not a node "
+		       "of this cluster", p->via);
+}
+
+static void load_probe(const struct lgrp *g, struct conf_probe *p, const struct conf_cluster *c)
 {
 	int type;
 
@@ -194,6 +217,7 @@ static void load_probe(const struct lgrp *g, struct conf_probe *p)
 	lu_enum(g, "type", probe_types, -1, &type);
 	check_probe_keys(g, type);
 	load_probe_timing(g, p);
+	load_via(g, p, type, c);
 	if (type < 0)
 		return;
 	p->type = (enum conf_probe_type)type;
@@ -318,70 +342,6 @@ static void load_nodes(const struct lgrp *g, struct conf_cluster *c)
 	free(seen);
 }
 
-/* ---- balancers, hooks, alerts ---- */
-
-static void load_balancer(const struct lgrp *g, struct conf_balancer *b)
-{
-	static const char opt_ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				     "0123456789_=. ";
-	int v;
-
-	b->line = lu_line(g->s);
-	lu_check_keys(g, balancer_keys);
-	if (lu_enum(g, "type", balancer_types, -1, &v) == 1)
-		b->type = (enum conf_balancer_type)v;
-	lu_ident(g, "upstream", true, &b->upstream);
-	lu_path(g, "file", true, NULL, &b->file);
-	lu_argv(g, "check", true, &b->check);
-	lu_argv(g, "reload", true, &b->reload);
-	if (lu_enum(g, "standby", standby_modes, CONF_STANDBY_BACKUP, &v) >= 0)
-		b->standby = (enum conf_standby_mode)v;
-	b->timeout_ms = 10000;
-	if (lu_duration(g, "timeout", "10s", &b->timeout_ms) == 1)
-		lu_duration_min(g, "timeout", b->timeout_ms, 1);
-	if (lu_string(g, "server_options", false, NULL, &b->server_options) == 1 &&
-	    strspn(b->server_options, opt_ok) != strlen(b->server_options))
-		lu_err(g->lc, lu_where(g, "server_options"), "'server_options' may only hold "
-		       "letters, digits, '_', '=', '.' and spaces (it is pasted into each "
-		       "nginx server line), got \"%s\"", b->server_options);
-}
-
-static void load_hooks(const struct lgrp *cg, struct conf_hooks *h)
-{
-	struct lgrp g;
-
-	h->timeout_ms = 30000;
-	h->fence_required = true;
-	if (lu_subgroup(cg, "hooks", "hooks", &g) != 1)
-		return;
-	lu_check_keys(&g, hooks_keys);
-	if (lu_argv(&g, "fence", false, &h->fence) == 1)
-		lu_check_argv_tmpl(&g, "fence", h->fence, hook_vars, N_ELEMS(hook_vars));
-	lu_bool(&g, "fence_required", true, &h->fence_required);
-	if (lu_argv(&g, "promote", false, &h->promote) == 1)
-		lu_check_argv_tmpl(&g, "promote", h->promote, hook_vars, N_ELEMS(hook_vars));
-	if (lu_duration(&g, "timeout", "30s", &h->timeout_ms) == 1)
-		lu_duration_min(&g, "timeout", h->timeout_ms, 1);
-}
-
-static void load_alert(const struct lgrp *g, struct conf_alert *a)
-{
-	int v;
-
-	a->line = lu_line(g->s);
-	lu_check_keys(g, alert_keys);
-	if (lu_enum(g, "type", alert_types, -1, &v) == 1)
-		a->type = (enum conf_alert_type)v;
-	if (lu_string(g, "url", true, NULL, &a->url) == 1)
-		lu_http_url(g, "url", a->url, true);
-	lu_int(g, "retries", 5, 0, 20, &a->retries);
-	a->timeout_ms = 5000;
-	if (lu_duration(g, "timeout", "5s", &a->timeout_ms) == 1)
-		lu_duration_min(g, "timeout", a->timeout_ms, 1);
-	a->backoff_ms = 500;
-	lu_duration(g, "backoff", "500ms", &a->backoff_ms);
-}
-
 /* ---- clusters ---- */
 
 static void load_probes(const struct lgrp *g, struct conf_cluster *c)
@@ -402,37 +362,15 @@ static void load_probes(const struct lgrp *g, struct conf_cluster *c)
 	c->n_probes = n;
 	for (size_t i = 0; i < n; i++)
 		if (lu_elem(g->lc, list, i, "probe", &e) == 0)
-			load_probe(&e, &c->probes[i]);
+			load_probe(&e, &c->probes[i], c);
 }
 
-static void load_balancers(const struct lgrp *g, struct conf_cluster *c)
+static bool cluster_has_lag_probe(const struct conf_cluster *c)
 {
-	const config_setting_t *list;
-	struct lgrp e;
-	size_t n;
-
-	if (lu_list(g, "balancers", false, 0, &list, &n) != 1 || n == 0 ||
-	    (c->balancers = lu_calloc(g, n, sizeof(*c->balancers))) == NULL)
-		return;
-	c->n_balancers = n;
-	for (size_t i = 0; i < n; i++)
-		if (lu_elem(g->lc, list, i, "balancer", &e) == 0)
-			load_balancer(&e, &c->balancers[i]);
-}
-
-static void load_alerts(const struct lgrp *g, struct conf_cluster *c)
-{
-	const config_setting_t *list;
-	struct lgrp e;
-	size_t n;
-
-	if (lu_list(g, "alerts", false, 0, &list, &n) != 1 || n == 0 ||
-	    (c->alerts = lu_calloc(g, n, sizeof(*c->alerts))) == NULL)
-		return;
-	c->n_alerts = n;
-	for (size_t i = 0; i < n; i++)
-		if (lu_elem(g->lc, list, i, "alert", &e) == 0)
-			load_alert(&e, &c->alerts[i]);
+	for (size_t i = 0; i < c->n_probes; i++)
+		if (c->probes[i].type == CONF_PROBE_EXEC && c->probes[i].lag)
+			return true;
+	return false;
 }
 
 static void load_cluster(const struct lgrp *g, struct conf_cluster *c)
@@ -442,13 +380,23 @@ static void load_cluster(const struct lgrp *g, struct conf_cluster *c)
 	lu_ident(g, "name", true, &c->name);
 	load_nodes(g, c);
 	load_probes(g, c);
-	load_balancers(g, c);
-	load_hooks(g, &c->hooks);
-	load_alerts(g, c);
+	conf_load_balancers(g, c);
+	conf_load_hooks(g, &c->hooks);
+	conf_load_alerts(g, c);
 	lu_duration(g, "cooldown", "60s", &c->cooldown_ms);
 	lu_int(g, "max_failovers", 3, 1, CONF_MAX_FAILOVERS, &c->max_failovers);
 	lu_duration(g, "failover_window", "1h", &c->failover_window_ms);
 	lu_duration(g, "failback_after", "0ms", &c->failback_after_ms);
+	lu_duration(g, "failover_delay", "0ms", &c->failover_delay_ms);
+	lu_int(g, "retries", 3, 0, 100, &c->retries);
+	lu_duration(g, "retry_backoff", "1s", &c->retry_backoff_ms);
+	if (lu_duration(g, "drain_timeout", "30s", &c->drain_timeout_ms) == 1)
+		lu_duration_min(g, "drain_timeout", c->drain_timeout_ms, 1);
+	lu_duration(g, "rejoin_after", "0ms", &c->rejoin_after_ms);
+	c->has_max_lag = lu_int64(g, "max_lag", 0, &c->max_lag) == 1;
+	if (c->has_max_lag && !cluster_has_lag_probe(c))
+		lu_err(g->lc, lu_where(g, "max_lag"), "'max_lag' needs an exec probe with "
+		       "lag = true (it measures the lag max_lag is compared with)");
 	/* 0 = a majority of the cluster's probes, each an independent observer. */
 	lu_int(g, "quorum", 0, 0, CONF_MAX_PROBES, &c->quorum);
 	if (c->quorum > 0 && c->n_probes > 0 && (size_t)c->quorum > c->n_probes)

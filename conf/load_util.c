@@ -182,6 +182,27 @@ int lu_ident(const struct lgrp *g, const char *key, bool required, char **out)
 	return rc;
 }
 
+int lu_int64(const struct lgrp *g, const char *key, int64_t min, int64_t *out)
+{
+	const config_setting_t *s = lu_member(g, key);
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
+		lu_err(g->lc, s, "'%s' must be an integer, got %s", key, type_name(s));
+		return -1;
+	}
+	v = config_setting_get_int64(s);
+	if (v < min) {
+		lu_err(g->lc, s, "'%s' must be at least %lld, got %lld", key, (long long)min, v);
+		return -1;
+	}
+	*out = (int64_t)v;
+	return 1;
+}
+
 int lu_int(const struct lgrp *g, const char *key, int def, int min, int max, int *out)
 {
 	const config_setting_t *s = lu_member(g, key);

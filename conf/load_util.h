@@ -6,7 +6,7 @@
  * loader reports every error in one pass instead of stopping at the first.
  * Getters return 1 when the key was set, 0 when the default was used.
  *
- * Only the loader's two .c files include libconfig; this header names its
+ * Only the loader's .c files include libconfig; this header names its
  * setting type by tag so that it does not have to.
  */
 #ifndef VIGIL_CONF_LOAD_UTIL_H
@@ -60,6 +60,8 @@ int lu_path(const struct lgrp *g, const char *key, bool required, const char *de
 /* A string made of [A-Za-z0-9_.-], as used for cluster, node and upstream names. */
 int lu_ident(const struct lgrp *g, const char *key, bool required, char **out);
 int lu_int(const struct lgrp *g, const char *key, int def, int min, int max, int *out);
+/* A 64-bit integer of at least min; *out untouched when unset. */
+int lu_int64(const struct lgrp *g, const char *key, int64_t min, int64_t *out);
 int lu_bool(const struct lgrp *g, const char *key, bool def, bool *out);
 /* DEF NULL: when absent, *out is left alone and 0 returned. */
 int lu_duration(const struct lgrp *g, const char *key, const char *def, uint64_t *out);

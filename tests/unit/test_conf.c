@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_conf.c — the config loader, duration and address parsers.
+ * tests/unit/test_conf.c — the config loader (the value parsers: test_confval.c).
  *
  * Each error fixture is written to a fresh temp dir from a string laid out
  * one config line per C line (numbered in comments), so every test can
@@ -12,9 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf/address.h"
 #include "conf/config.h"
-#include "conf/duration.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -178,6 +176,43 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->alerts[0].backoff_ms, 500);
 	ck_assert_int_eq(c->line, 1);
 	ck_assert_int_eq(c->nodes[1].line, 5);
+	ck_assert_ptr_null(p->via);
+	ck_assert_int_eq(p->via_node, -1);
+	ck_assert(!c->probes[1].lag);
+	ck_assert_ptr_null(c->balancers[0].pid_file);
+	ck_assert_ptr_null(c->hooks.restore);
+	ck_assert_uint_eq(c->failover_delay_ms, 0);
+	ck_assert_int_eq(c->retries, 3);
+	ck_assert_uint_eq(c->retry_backoff_ms, 1000);
+	ck_assert_uint_eq(c->drain_timeout_ms, 30000);
+	ck_assert_uint_eq(c->rejoin_after_ms, 0);
+	ck_assert(!c->has_max_lag);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_state_machine_keys)
+{
+	struct config *cfg = load_ok(HEAD
+		"  probes = ( { type = \"http\"; via = \"b\"; url = \"http://{via_address}/see/{node}\"; },\n"
+		"             { type = \"exec\"; command = [\"/bin/echo\", \"0\"]; lag = true; } );\n"
+		"  hooks = { restore = [\"/bin/true\", \"{node}\"]; };\n"
+		"  failover_delay = \"200ms\"; retries = 0; retry_backoff = \"2s\";\n"
+		"  drain_timeout = \"5s\"; rejoin_after = \"1m\"; max_lag = 8000000000L;\n"
+		TAIL);
+	const struct conf_cluster *c = &cfg->clusters[0];
+
+	ck_assert_str_eq(c->probes[0].via, "b");
+	ck_assert_int_eq(c->probes[0].via_node, 1);
+	ck_assert(c->probes[1].lag);
+	ck_assert_str_eq(c->hooks.restore[1], "{node}");
+	ck_assert_uint_eq(c->failover_delay_ms, 200);
+	ck_assert_int_eq(c->retries, 0);
+	ck_assert_uint_eq(c->retry_backoff_ms, 2000);
+	ck_assert_uint_eq(c->drain_timeout_ms, 5000);
+	ck_assert_uint_eq(c->rejoin_after_ms, 60000);
+	ck_assert(c->has_max_lag);
+	ck_assert(c->max_lag == 8000000000LL);
 	config_free(cfg);
 }
 END_TEST
@@ -284,8 +319,25 @@ static const struct err_case {
 	{ "unknown_alert", 9, "unknown key 'retry' in alert",
 	  HEAD TCP "  alerts = (\n    { type = \"webhook\"; url = \"http://h/\"; retry = 3; }\n"
 	  "  );\n" TAIL },
-	{ "unknown_hooks", 9, "unknown key 'demote' in hooks (accepted keys: fence, promote, timeout, fence_required)",
+	{ "unknown_hooks", 9, "unknown key 'demote' in hooks (accepted keys: fence, promote, restore, timeout, "
+	  "fence_required)",
 	  HEAD TCP "  hooks = {\n    demote = [\"/bin/x\"];\n  };\n" TAIL },
+	{ "via_unknown_node", 8, "'via' names node \"z\", which is not a node of this cluster",
+	  HEAD "  probes = ( { type = \"http\"; url = \"http://{via_address}/\";\n"
+	  "    via = \"z\"; } );\n" TAIL },
+	{ "via_tcp", 7, "'via' needs an http or exec probe",
+	  HEAD "  probes = ( { type = \"tcp\"; via = \"b\"; } );\n" TAIL },
+	{ "via_vars_without_via", 7, "via_host",
+	  HEAD "  probes = ( { type = \"http\"; url = \"http://{via_host}/\"; } );\n" TAIL },
+	{ "lag_on_http", 7, "'lag' does not apply to probes of type http",
+	  HEAD "  probes = ( { type = \"http\"; url = \"http://x/\"; lag = true; } );\n" TAIL },
+	{ "max_lag_without_probe", 8, "'max_lag' needs an exec probe with lag = true",
+	  HEAD TCP "  max_lag = 1000;\n" TAIL },
+	{ "max_lag_negative", 8, "'max_lag' must be at least 0, got -1",
+	  HEAD "  probes = ( { type = \"exec\"; command = [\"/bin/true\"]; lag = true; } );\n"
+	  "  max_lag = -1;\n" TAIL },
+	{ "drain_timeout_zero", 8, "drain_timeout",
+	  HEAD TCP "  drain_timeout = \"0ms\";\n" TAIL },
 	{ "wrong_type_int", 8, "'rise' must be an integer, got a string",
 	  HEAD "  probes = ( { type = \"tcp\";\n    rise = \"2\"; } );\n" TAIL },
 	{ "wrong_type_bool", 8, "'tls_verify' must be true or false",
@@ -509,126 +561,15 @@ START_TEST(test_errors_append)
 }
 END_TEST
 
-/* ---- parsers ---- */
-
-static void dur_ok(const char *s, uint64_t want)
-{
-	char err[256];
-	uint64_t ms = 12345;
-
-	ck_assert_msg(conf_parse_duration(s, &ms, err, sizeof(err)) == 0, "%s: %s", s, err);
-	ck_assert_msg(ms == want, "%s: got %llu want %llu", s, (unsigned long long)ms,
-		      (unsigned long long)want);
-}
-
-static void dur_bad(const char *s, const char *part)
-{
-	char err[256] = "";
-	uint64_t ms = 12345;
-
-	ck_assert_msg(conf_parse_duration(s, &ms, err, sizeof(err)) == -1, "%s accepted", s);
-	ck_assert_uint_eq(ms, 12345);
-	ck_assert_msg(strstr(err, part) != NULL, "%s: \"%s\" lacks \"%s\"", s, err, part);
-}
-
-START_TEST(test_duration)
-{
-	dur_ok("200ms", 200);
-	dur_ok("5s", 5000);
-	dur_ok("1m", 60000);
-	dur_ok("1h", 3600000);
-	dur_ok("1.5s", 1500);
-	dur_ok("0.25s", 250);
-	dur_ok("0.5m", 30000);
-	dur_ok("1.500000000000s", 1500);
-	dur_ok("0ms", 0);
-	dur_ok("18446744073709551615ms", UINT64_MAX);
-	dur_bad("", "empty duration");
-	dur_bad(NULL, "empty duration");
-	dur_bad("5", "missing unit in \"5\"");
-	dur_bad("1.5", "missing unit");
-	dur_bad("-5s", "negative duration");
-	dur_bad("abc", "\"abc\" is not a duration");
-	dur_bad(" 5s", "is not a duration");
-	dur_bad("5 s", "unknown unit \" s\"");
-	dur_bad("1500us", "unknown unit \"us\"");
-	dur_bad("5sec", "unknown unit \"sec\"");
-	dur_bad("1.s", "digits must follow the decimal point");
-	dur_bad(".5s", "is not a duration");
-	dur_bad("0.5ms", "not a whole number of milliseconds");
-	dur_bad("1.0005s", "not a whole number of milliseconds");
-	dur_bad("0.0000000001h", "too many decimal places");
-	dur_bad("18446744073709551616ms", "too large");
-	dur_bad("5124095576030432h", "too large");
-}
-END_TEST
-
-static void addr_ok(const char *s, int family, const char *host, uint16_t port)
-{
-	struct conf_address a;
-	char err[256];
-
-	ck_assert_msg(conf_parse_address(s, &a, err, sizeof(err)) == 0, "%s: %s", s, err);
-	ck_assert_int_eq(a.family, family);
-	ck_assert_str_eq(a.host, host);
-	ck_assert_uint_eq(a.port, port);
-}
-
-static void addr_bad(const char *s, const char *part)
-{
-	struct conf_address a;
-	char err[256] = "";
-
-	ck_assert_msg(conf_parse_address(s, &a, err, sizeof(err)) == -1, "%s accepted", s);
-	ck_assert_msg(strstr(err, part) != NULL, "%s: \"%s\" lacks \"%s\"", s, err, part);
-}
-
-START_TEST(test_address)
-{
-	struct conf_address a, b;
-	char err[128];
-
-	addr_ok("127.0.0.1:8081", AF_INET, "127.0.0.1", 8081);
-	addr_ok("10.1.2.3:1", AF_INET, "10.1.2.3", 1);
-	addr_ok("[::1]:65535", AF_INET6, "::1", 65535);
-	addr_ok("[2001:DB8:0:0::1]:443", AF_INET6, "2001:db8::1", 443);
-	addr_bad("localhost:80", "\"localhost\" is a hostname; only numeric addresses");
-	addr_bad("localhost", "is a hostname");
-	addr_bad("[myhost]:80", "is a hostname");
-	addr_bad("127.0.0.1", "missing port");
-	addr_bad("127.0.0.1:", "missing port");
-	addr_bad("[::1]", "missing port");
-	addr_bad("[::1]8080", "missing port");
-	addr_bad("127.0.0.1:0", "bad port \"0\"");
-	addr_bad("127.0.0.1:65536", "bad port");
-	addr_bad("127.0.0.1:-1", "bad port");
-	addr_bad("127.0.0.1:80x", "bad port");
-	addr_bad("::1:80", "IPv6 without brackets");
-	addr_bad("[::1:80", "missing ']'");
-	addr_bad("999.1.1.1:80", "not a valid IPv4 address");
-	addr_bad("[1::2::3]:80", "not a valid IPv6 address");
-	addr_bad(":80", "bad address");
-	addr_bad("", "empty address");
-
-	ck_assert_int_eq(conf_parse_address("[::1]:80", &a, err, sizeof(err)), 0);
-	ck_assert_int_eq(conf_parse_address("[0:0::1]:80", &b, err, sizeof(err)), 0);
-	ck_assert(conf_address_equal(&a, &b));
-	ck_assert_int_eq(conf_parse_address("[::1]:81", &b, err, sizeof(err)), 0);
-	ck_assert(!conf_address_equal(&a, &b));
-	ck_assert_int_eq(conf_parse_address("127.0.0.1:80", &b, err, sizeof(err)), 0);
-	ck_assert(!conf_address_equal(&a, &b));
-}
-END_TEST
-
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *load = tcase_create("load");
 	TCase *errs = tcase_create("errors");
-	TCase *parse = tcase_create("parsers");
 
 	tcase_add_test(load, test_example_loads);
 	tcase_add_test(load, test_defaults);
+	tcase_add_test(load, test_state_machine_keys);
 	tcase_add_test(load, test_variants);
 	tcase_add_test(load, test_include);
 	suite_add_tcase(s, load);
@@ -641,9 +582,6 @@ static Suite *conf_suite(void)
 	tcase_add_test(errs, test_errors_append);
 	suite_add_tcase(s, errs);
 
-	tcase_add_test(parse, test_duration);
-	tcase_add_test(parse, test_address);
-	suite_add_tcase(s, parse);
 	return s;
 }
 

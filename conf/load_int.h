@@ -1,0 +1,17 @@
+/*
+ * conf/load_int.h — the loader's own split: conf/load.c reads the file,
+ * nodes, probes and cluster policy; conf/load_actions.c reads what a
+ * cluster acts with (balancers, hooks, alerts).  Both report through the
+ * getters of conf/load_util.h.
+ */
+#ifndef VIGIL_CONF_LOAD_INT_H
+#define VIGIL_CONF_LOAD_INT_H
+
+#include "conf/config.h"
+#include "conf/load_util.h"
+
+void conf_load_balancers(const struct lgrp *g, struct conf_cluster *c);
+void conf_load_hooks(const struct lgrp *cg, struct conf_hooks *h);
+void conf_load_alerts(const struct lgrp *g, struct conf_cluster *c);
+
+#endif
