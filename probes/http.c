@@ -21,7 +21,6 @@
 #include <strings.h>
 
 #include "common/curl_loop.h"
-#include "common/template.h"
 
 /* The most of a body searched for expect_body. */
 #define HTTP_BODY_MAX (64 * 1024)
@@ -203,7 +202,7 @@ static CURLcode configure(struct http_probe *h, struct easy_slot *s)
 
 static void http_free(void *impl);
 
-/* FNV-1a of the node's address: probes of one node share a connection cache. */
+/* FNV-1a of an address: probes of one target share a connection cache. */
 static unsigned address_key(const char *address)
 {
 	uint32_t h = 2166136261u;
@@ -214,10 +213,10 @@ static unsigned address_key(const char *address)
 }
 
 static void *http_new(const struct probe_env *env, const struct conf_probe *conf,
-		      const struct conf_node *node, const char *cluster,
-		      char *err, size_t errlen)
+		      const struct conf_node *node, const struct conf_node *via,
+		      const char *cluster, char *err, size_t errlen)
 {
-	char port[8];
+	struct probe_vars pv;
 	struct http_probe *h = calloc(1, sizeof(*h));
 
 	if (h == NULL) {
@@ -225,13 +224,14 @@ static void *http_new(const struct probe_env *env, const struct conf_probe *conf
 		return NULL;
 	}
 	live_probes++;
-	snprintf(port, sizeof(port), "%u", (unsigned)node->port);
-	const struct tmpl_var vars[] = {
-		{ "address", node->address }, { "host", node->host }, { "port", port },
-		{ "node", node->name }, { "cluster", cluster },
-	};
+	probe_vars_init(&pv, node, via, cluster);
 	h->loop = env->curl;
-	h->shard_key = address_key(node->address);
+	/*
+	 * The key only steers connection reuse, never correctness.  A via
+	 * probe's URL names the via node (that is what via is for), so its
+	 * probes of every node share the via node's connections.
+	 */
+	h->shard_key = address_key(via != NULL ? via->address : node->address);
 	h->tls_verify = conf->tls_verify;
 	h->timeout_ms = conf->timeout_ms > 0 ?
 		(long)conf->timeout_ms + HTTP_TIMEOUT_MARGIN_MS : 0L;
@@ -239,17 +239,22 @@ static void *http_new(const struct probe_env *env, const struct conf_probe *conf
 		http_free(h);
 		return NULL;
 	}
-	h->url = tmpl_expand(conf->url ? conf->url : "", vars, sizeof(vars) / sizeof(vars[0]),
-			     err, errlen);
+	h->url = tmpl_expand(conf->url ? conf->url : "", pv.v, pv.n, err, errlen);
+	if (h->url == NULL) {
+		char why[192];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "http probe: url: %s", why);
+		http_free(h);
+		return NULL;
+	}
 	size_t n = conf->n_expect_status > 0 ? conf->n_expect_status : 1;
 	h->expect = calloc(n, sizeof(*h->expect));
 	/* An empty substring is in every body: nothing to check. */
 	bool check_body = conf->expect_body != NULL && conf->expect_body[0] != '\0';
 	if (check_body)
 		h->expect_body = strdup(conf->expect_body);
-	if (h->url == NULL || h->expect == NULL || (check_body && h->expect_body == NULL)) {
-		if (h->url != NULL)
-			snprintf(err, errlen, "http probe: out of memory");
+	if (h->expect == NULL || (check_body && h->expect_body == NULL)) {
+		snprintf(err, errlen, "http probe: out of memory");
 		http_free(h);
 		return NULL;
 	}

@@ -46,6 +46,7 @@ static const char *const status_names[] = {
 	[PROBE_ERR_BODY] = "body",
 	[PROBE_ERR_TLS] = "tls",
 	[PROBE_ERR_EXIT] = "exit",
+	[PROBE_ERR_OUTPUT] = "output",
 	[PROBE_ERR_INTERNAL] = "internal",
 };
 
@@ -87,7 +88,9 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 	deliver(arg);
 }
 
-void probe_report(struct probe *p, enum probe_status st, const char *detail)
+/* The one way a run's result is stored; lag is NULL when none was measured. */
+static void report(struct probe *p, enum probe_status st, const char *detail,
+		   const int64_t *lag)
 {
 	if (!p->running || p->reported)
 		return;
@@ -97,6 +100,9 @@ void probe_report(struct probe *p, enum probe_status st, const char *detail)
 	p->result.ok = st == PROBE_OK;
 	p->result.status = st;
 	snprintf(p->result.detail, sizeof(p->result.detail), "%s", detail ? detail : "");
+	/* A lag is only worth believing from a run that succeeded. */
+	p->result.has_lag = lag != NULL && st == PROBE_OK;
+	p->result.lag = p->result.has_lag ? *lag : 0;
 	if (p->starting) {
 		struct timeval zero = { 0, 0 };
 		evtimer_del(p->timer);
@@ -105,6 +111,38 @@ void probe_report(struct probe *p, enum probe_status st, const char *detail)
 			return;
 	}
 	deliver(p);
+}
+
+void probe_report(struct probe *p, enum probe_status st, const char *detail)
+{
+	report(p, st, detail, NULL);
+}
+
+void probe_report_lag(struct probe *p, int64_t lag, const char *detail)
+{
+	report(p, PROBE_OK, detail, &lag);
+}
+
+void probe_vars_init(struct probe_vars *pv, const struct conf_node *node,
+		     const struct conf_node *via, const char *cluster)
+{
+	size_t n = 0;
+
+	memset(pv, 0, sizeof(*pv));
+	snprintf(pv->port, sizeof(pv->port), "%u", (unsigned)node->port);
+	pv->v[n++] = (struct tmpl_var){ "address", node->address };
+	pv->v[n++] = (struct tmpl_var){ "host", node->host };
+	pv->v[n++] = (struct tmpl_var){ "port", pv->port };
+	pv->v[n++] = (struct tmpl_var){ "node", node->name };
+	pv->v[n++] = (struct tmpl_var){ "cluster", cluster };
+	if (via != NULL) {
+		snprintf(pv->via_port, sizeof(pv->via_port), "%u", (unsigned)via->port);
+		pv->v[n++] = (struct tmpl_var){ "via_address", via->address };
+		pv->v[n++] = (struct tmpl_var){ "via_host", via->host };
+		pv->v[n++] = (struct tmpl_var){ "via_port", pv->via_port };
+		pv->v[n++] = (struct tmpl_var){ "via_node", via->name };
+	}
+	pv->n = n;
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -121,8 +159,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 struct probe *probe_new(const struct probe_env *env, const struct conf_probe *conf,
-			const struct conf_node *node, const char *cluster,
-			char *err, size_t errlen)
+			const struct conf_node *node, const struct conf_node *via,
+			const char *cluster, char *err, size_t errlen)
 {
 	if ((size_t)conf->type >= N_ELEMS(ops_by_type) || ops_by_type[conf->type] == NULL) {
 		snprintf(err, errlen, "probe: unknown type %d", (int)conf->type);
@@ -142,7 +180,7 @@ struct probe *probe_new(const struct probe_env *env, const struct conf_probe *co
 		probe_free(p);
 		return NULL;
 	}
-	p->impl = p->ops->new(env, conf, node, cluster, err, errlen);
+	p->impl = p->ops->new(env, conf, node, via, cluster, err, errlen);
 	if (p->impl == NULL) {
 		probe_free(p);
 		return NULL;

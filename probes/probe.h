@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf/config.h"
 
@@ -28,6 +29,7 @@ enum probe_status {
 	PROBE_ERR_BODY,     /* http body lacks expected substring */
 	PROBE_ERR_TLS,      /* handshake or verification failed */
 	PROBE_ERR_EXIT,     /* exec exited non-zero or was killed */
+	PROBE_ERR_OUTPUT,   /* exec exited 0 but its output is not what it must say */
 	PROBE_ERR_INTERNAL, /* could not even start (fd limit, fork...) */
 };
 
@@ -36,6 +38,9 @@ struct probe_result {
 	enum probe_status status;
 	double latency_ms;  /* start to end on the monotonic clock */
 	char detail[160];   /* "status 503", "connect: Connection refused", ... */
+	/* Only from an exec probe with lag = true, and only when ok. */
+	bool has_lag;
+	int64_t lag;        /* the node's replication lag, in the operator's unit */
 };
 
 typedef void (*probe_done_fn)(void *arg, const struct probe_result *res);
@@ -49,11 +54,13 @@ struct probe_env {
 
 /*
  * Build a probe of conf's type aimed at node (placeholders in the URL or
- * argv are expanded here, once).  NULL with err set on failure.
+ * argv are expanded here, once).  via is the node it looks through
+ * (conf->via), or NULL: only then may the templates use {via_*}.  NULL
+ * with err set on failure.
  */
 struct probe *probe_new(const struct probe_env *env, const struct conf_probe *conf,
-			const struct conf_node *node, const char *cluster,
-			char *err, size_t errlen);
+			const struct conf_node *node, const struct conf_node *via,
+			const char *cluster, char *err, size_t errlen);
 /*
  * Start one run; cb fires once, never from inside probe_start.  Returns -1
  * if a run is already in flight.  The timeout is enforced here, for every

@@ -28,15 +28,22 @@ struct tcp_probe {
 };
 
 static void *tcp_new(const struct probe_env *env, const struct conf_probe *conf,
-		     const struct conf_node *node, const char *cluster,
-		     char *err, size_t errlen)
+		     const struct conf_node *node, const struct conf_node *via,
+		     const char *cluster, char *err, size_t errlen)
 {
-	struct tcp_probe *t = calloc(1, sizeof(*t));
+	struct tcp_probe *t;
 	struct sockaddr_in *in4;
 	struct sockaddr_in6 *in6;
 
 	(void)conf;
 	(void)cluster;
+	/* conf/ rejects this too; a silent "from here" would be a wrong vote. */
+	if (via != NULL) {
+		snprintf(err, errlen, "tcp probe: 'via' is not supported (a tcp probe "
+			 "always connects from vigil itself)");
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		snprintf(err, errlen, "tcp probe: out of memory");
 		return NULL;
