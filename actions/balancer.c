@@ -1,9 +1,10 @@
 /*
  * actions/balancer.c — the type-independent half of a balancer: pick the
- * ops table for the configured type, allow one apply at a time, and make
- * sure the caller's callback never runs from inside balancer_apply (an
- * implementation may finish synchronously, e.g. when a command cannot be
- * started; the monitor must not see its own call re-entered).
+ * ops table for the configured type, check the roles, allow one apply and
+ * one drain at a time, and make sure the caller's callback never runs from
+ * inside balancer_apply or balancer_drain (an implementation may finish
+ * synchronously, e.g. when a command cannot be started; the monitor must
+ * not see its own call re-entered).
  */
 #include "actions/balancer.h"
 
@@ -16,59 +17,101 @@ static const struct balancer_ops *const ops_by_type[] = {
 	[CONF_BALANCER_NGINX] = &balancer_nginx_ops,
 };
 
-struct balancer {
-	const struct balancer_ops *ops;
-	void *impl;
-	char *describe;
+/* One kind of job (apply or drain) and the caller waiting for it. */
+struct job_slot {
 	bool busy;
-	bool in_apply;
+	bool in_call;
 	act_done_fn cb;
 	void *arg;
-	/* A result that arrived inside apply waits here for the next loop turn. */
+	/* A result that arrived inside the call waits here for the next loop turn. */
 	struct event *deferred;
 	bool deferred_ok;
 	char *deferred_error;
 };
 
-static void deliver(struct balancer *b, bool ok, const char *error)
-{
-	act_done_fn cb = b->cb;
-	void *arg = b->arg;
+struct balancer {
+	const struct balancer_ops *ops;
+	void *impl;
+	char *describe;
+	struct job_slot apply;
+	struct job_slot drain;
+};
 
-	b->busy = false;
-	b->cb = NULL;
-	b->arg = NULL;
+static void slot_deliver(struct job_slot *s, bool ok, const char *error)
+{
+	act_done_fn cb = s->cb;
+	void *arg = s->arg;
+
+	s->busy = false;
+	s->cb = NULL;
+	s->arg = NULL;
 	/* Last statement: the callback may free the balancer. */
 	cb(arg, ok, error);
 }
 
 static void deferred_fire(evutil_socket_t fd, short what, void *arg)
 {
-	struct balancer *b = arg;
-	char *error = b->deferred_error;
+	struct job_slot *s = arg;
+	char *error = s->deferred_error;
 
 	(void)fd;
 	(void)what;
-	b->deferred_error = NULL;
-	/* deliver() may free b, so the copied error is freed after it. */
-	deliver(b, b->deferred_ok, error);
+	s->deferred_error = NULL;
+	/* slot_deliver() may free the balancer, so the copied error is freed after it. */
+	slot_deliver(s, s->deferred_ok, error);
 	free(error);
 }
 
-static void impl_done(void *arg, bool ok, const char *error)
+static void slot_done(void *arg, bool ok, const char *error)
 {
-	struct balancer *b = arg;
+	struct job_slot *s = arg;
 
-	if (!b->in_apply) {
-		deliver(b, ok, error);
+	if (!s->in_call) {
+		slot_deliver(s, ok, error);
 		return;
 	}
-	b->deferred_ok = ok;
-	free(b->deferred_error);
-	b->deferred_error = error ? strdup(error) : NULL;
-	if (error && !b->deferred_error)
-		b->deferred_ok = false;
-	event_active(b->deferred, 0, 0);
+	s->deferred_ok = ok;
+	free(s->deferred_error);
+	s->deferred_error = error ? strdup(error) : NULL;
+	if (error && !s->deferred_error)
+		s->deferred_ok = false;
+	event_active(s->deferred, 0, 0);
+}
+
+static int slot_init(struct job_slot *s, struct event_base *base)
+{
+	s->deferred = event_new(base, -1, 0, deferred_fire, s);
+	return s->deferred ? 0 : -1;
+}
+
+static void slot_claim(struct job_slot *s, act_done_fn cb, void *arg)
+{
+	s->busy = true;
+	s->cb = cb;
+	s->arg = arg;
+	s->in_call = true;
+}
+
+/* After the implementation's call returned rc. */
+static void slot_settle(struct job_slot *s, int rc)
+{
+	s->in_call = false;
+	if (rc == 0)
+		return;
+	/* A refused job has no outcome to report: forget any stray one. */
+	event_del(s->deferred);
+	free(s->deferred_error);
+	s->deferred_error = NULL;
+	s->busy = false;
+	s->cb = NULL;
+	s->arg = NULL;
+}
+
+static void slot_release(struct job_slot *s)
+{
+	if (s->deferred)
+		event_free(s->deferred);
+	free(s->deferred_error);
 }
 
 struct balancer *balancer_new(const struct act_env *env, const struct conf_balancer *conf,
@@ -94,8 +137,7 @@ struct balancer *balancer_new(const struct act_env *env, const struct conf_balan
 		balancer_free(b);
 		return NULL;
 	}
-	b->deferred = event_new(env->base, -1, 0, deferred_fire, b);
-	if (!b->deferred) {
+	if (slot_init(&b->apply, env->base) < 0 || slot_init(&b->drain, env->base) < 0) {
 		snprintf(err, errlen, "balancer %s: cannot create event", b->describe);
 		balancer_free(b);
 		return NULL;
@@ -108,41 +150,73 @@ struct balancer *balancer_new(const struct act_env *env, const struct conf_balan
 	return b;
 }
 
-int balancer_apply(struct balancer *b, const struct conf_cluster *cluster, size_t primary,
-		   act_done_fn cb, void *arg, char *err, size_t errlen)
+static int check_roles(const struct balancer *b, const struct conf_cluster *cluster,
+		       const struct balancer_roles *roles, char *err, size_t errlen)
+{
+	if (!roles) {
+		snprintf(err, errlen, "balancer %s: no roles given", b->describe);
+		return -1;
+	}
+	if (roles->primary >= cluster->n_nodes) {
+		snprintf(err, errlen, "balancer %s: primary index %zu out of range",
+			 b->describe, roles->primary);
+		return -1;
+	}
+	if (roles->out && roles->out[roles->primary]) {
+		snprintf(err, errlen, "balancer %s: primary %s is marked out",
+			 b->describe, cluster->nodes[roles->primary].name);
+		return -1;
+	}
+	return 0;
+}
+
+int balancer_apply(struct balancer *b, const struct conf_cluster *cluster,
+		   const struct balancer_roles *roles, act_done_fn cb, void *arg,
+		   char *err, size_t errlen)
 {
 	int rc;
 
-	if (b->busy) {
+	if (b->apply.busy) {
 		snprintf(err, errlen, "balancer %s: busy with another apply", b->describe);
 		return -1;
 	}
-	if (primary >= cluster->n_nodes) {
-		snprintf(err, errlen, "balancer %s: primary index %zu out of range",
-			 b->describe, primary);
+	if (check_roles(b, cluster, roles, err, errlen) < 0)
+		return -1;
+	slot_claim(&b->apply, cb, arg);
+	rc = b->ops->apply(b->impl, cluster, roles, slot_done, &b->apply, err, errlen);
+	slot_settle(&b->apply, rc);
+	return rc;
+}
+
+int balancer_drain(struct balancer *b, uint64_t timeout_ms, act_done_fn cb, void *arg,
+		   char *err, size_t errlen)
+{
+	int rc;
+
+	if (b->drain.busy) {
+		snprintf(err, errlen, "balancer %s: a drain is already running", b->describe);
 		return -1;
 	}
-	b->busy = true;
-	b->cb = cb;
-	b->arg = arg;
-	b->in_apply = true;
-	rc = b->ops->apply(b->impl, cluster, primary, impl_done, b, err, errlen);
-	b->in_apply = false;
-	if (rc < 0) {
-		/* A refused apply has no outcome to report: forget any stray one. */
-		event_del(b->deferred);
-		free(b->deferred_error);
-		b->deferred_error = NULL;
-		b->busy = false;
-		b->cb = NULL;
-		b->arg = NULL;
+	/* Until its reload has run, the apply has not said what to wait for. */
+	if (b->apply.busy) {
+		snprintf(err, errlen, "balancer %s: cannot drain while an apply is running",
+			 b->describe);
+		return -1;
 	}
+	slot_claim(&b->drain, cb, arg);
+	rc = b->ops->drain(b->impl, timeout_ms, slot_done, &b->drain, err, errlen);
+	slot_settle(&b->drain, rc);
 	return rc;
 }
 
 bool balancer_busy(const struct balancer *b)
 {
-	return b->busy;
+	return b->apply.busy;
+}
+
+bool balancer_draining(const struct balancer *b)
+{
+	return b->drain.busy;
 }
 
 const char *balancer_describe(const struct balancer *b)
@@ -155,13 +229,12 @@ void balancer_free(struct balancer *b)
 	if (!b)
 		return;
 	if (b->impl) {
-		if (b->busy)
+		if (b->apply.busy || b->drain.busy)
 			b->ops->cancel(b->impl);
 		b->ops->free(b->impl);
 	}
-	if (b->deferred)
-		event_free(b->deferred);
-	free(b->deferred_error);
+	slot_release(&b->apply);
+	slot_release(&b->drain);
 	free(b->describe);
 	free(b);
 }

@@ -1,7 +1,8 @@
 /*
  * actions/balancer.h — a load balancer vigil steers.  Actions carry out,
- * they never decide: the monitor says which node is primary, the balancer
- * makes the world match and reports ok or an error.
+ * they never decide: the monitor says which node is primary and which
+ * nodes are out, the balancer makes the world match and reports ok or an
+ * error.  A drain then waits for the traffic the old routing still carries.
  *
  * One ops table per balancer type (nginx now; haproxy later).
  */
@@ -10,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf/config.h"
 
@@ -25,14 +27,31 @@ struct act_env {
 	struct child_runner *children;
 };
 
+/*
+ * What a balancer should route: all traffic to primary; nodes with out[i]
+ * are left out entirely (fenced, or being drained).
+ */
+struct balancer_roles {
+	size_t primary;
+	const bool *out; /* cluster->n_nodes flags, or NULL = none out; out[primary] must be false */
+};
+
+/*
+ * The generic layer has validated the arguments and guarantees one apply
+ * and one drain at a time; an implementation may call cb synchronously.
+ */
 struct balancer_ops {
 	const char *name;
 	void *(*new)(const struct act_env *env, const struct conf_balancer *conf,
 		     char *err, size_t errlen);
-	/* Make the balancer send traffic to nodes[primary]; async. 0 or -1 with err. */
-	int (*apply)(void *impl, const struct conf_cluster *cluster, size_t primary,
-		     act_done_fn cb, void *arg, char *err, size_t errlen);
-	/* Abort a job in flight (shutdown): no callback; leave files consistent. */
+	/* Make the balancer route per roles; async. 0 or -1 with err. */
+	int (*apply)(void *impl, const struct conf_cluster *cluster,
+		     const struct balancer_roles *roles, act_done_fn cb, void *arg,
+		     char *err, size_t errlen);
+	/* Wait for the traffic from before the last apply (see balancer_drain). */
+	int (*drain)(void *impl, uint64_t timeout_ms, act_done_fn cb, void *arg,
+		     char *err, size_t errlen);
+	/* Abort the apply and the drain in flight (shutdown): no callback; leave files consistent. */
 	void (*cancel)(void *impl);
 	void (*free)(void *impl);
 };
@@ -41,10 +60,34 @@ extern const struct balancer_ops balancer_nginx_ops;
 
 struct balancer *balancer_new(const struct act_env *env, const struct conf_balancer *conf,
 			      char *err, size_t errlen);
-/* One apply at a time: -1 if busy.  cb never runs from inside apply. */
-int balancer_apply(struct balancer *b, const struct conf_cluster *cluster, size_t primary,
-		   act_done_fn cb, void *arg, char *err, size_t errlen);
-bool balancer_busy(const struct balancer *b);
+/*
+ * One apply at a time: -1 if busy, or if roles are invalid (primary out of
+ * range or marked out).  cb never runs from inside apply.  An apply may
+ * start while a drain runs: the drain keeps waiting for what it waited for.
+ */
+int balancer_apply(struct balancer *b, const struct conf_cluster *cluster,
+		   const struct balancer_roles *roles, act_done_fn cb, void *arg,
+		   char *err, size_t errlen);
+/*
+ * Wait until the traffic the balancer was carrying before its last apply
+ * has finished (in-flight requests to nodes that apply removed), at most
+ * timeout_ms.  cb(ok=true, NULL) when drained; cb(ok=true, text) when the
+ * wait ran out or could not see the traffic and waited the whole timeout
+ * ("drain timed out after 5000 ms: 2 old nginx worker(s) still running"),
+ * so the caller can log it; cb(false, why) only when the wait could not
+ * even start.  One drain at a time, and not while an apply is in flight
+ * (-1 with err).  cb never runs from inside drain.
+ *
+ * nginx: with pid_file set, the apply notes the master's workers just
+ * before its reload, and the drain waits until they have exited (a
+ * graceful reload lets the old workers finish their requests first).
+ * Without pid_file, or when the pid file could not be read, or when the
+ * last apply did not reload, the drain waits the whole timeout.
+ */
+int balancer_drain(struct balancer *b, uint64_t timeout_ms, act_done_fn cb, void *arg,
+		   char *err, size_t errlen);
+bool balancer_busy(const struct balancer *b);     /* an apply is in flight */
+bool balancer_draining(const struct balancer *b); /* a drain is in flight */
 void balancer_free(struct balancer *b);
 const char *balancer_describe(const struct balancer *b); /* "nginx:web_backend" */
 

@@ -9,6 +9,9 @@
  * verify, and a later reload by the operator does not pick up a half-done
  * change.  The controller keeps its own copy of the balancer config so a
  * job in flight survives a config reload that frees the old one.
+ *
+ * The drain (nginx_drain.c) is told when a reload is about to run and when
+ * it has succeeded, so it knows which old workers carry the old routing.
  */
 #include "actions/nginx.h"
 
@@ -32,7 +35,8 @@ enum ngx_phase { NGX_IDLE, NGX_CHECK, NGX_RELOAD };
 
 struct nginx_ctl {
 	struct act_env env;
-	struct conf_balancer conf; /* deep copy */
+	struct conf_balancer conf; /* deep copy (without pid_file: the drain keeps that) */
+	struct ngx_drain *drain;
 	/* The job in flight. */
 	enum ngx_phase phase;
 	struct child *child;
@@ -60,13 +64,15 @@ static void render_server(FILE *f, const struct conf_balancer *conf,
 }
 
 char *nginx_render_upstream(const struct conf_balancer *conf,
-			    const struct conf_cluster *cluster, size_t primary)
+			    const struct conf_cluster *cluster,
+			    const struct balancer_roles *roles)
 {
+	size_t primary = roles->primary;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if (primary >= cluster->n_nodes)
+	if (primary >= cluster->n_nodes || (roles->out && roles->out[primary]))
 		return NULL;
 	f = open_memstream(&buf, &len);
 	if (!f)
@@ -75,7 +81,8 @@ char *nginx_render_upstream(const struct conf_balancer *conf,
 		cluster->name, cluster->nodes[primary].name);
 	fprintf(f, "upstream %s {\n", conf->upstream);
 	for (size_t i = 0; i < cluster->n_nodes; i++) {
-		if (i != primary && conf->standby == CONF_STANDBY_OUT)
+		if (i != primary && (conf->standby == CONF_STANDBY_OUT ||
+				     (roles->out && roles->out[i])))
 			continue;
 		fputs("    ", f);
 		render_server(f, conf, &cluster->nodes[i], i == primary);
@@ -177,6 +184,7 @@ static void step_done(void *arg, const struct child_result *res)
 		}
 		vlog(VLOG_NOTICE, "nginx", "reloaded", "cluster", n->cluster,
 		     "upstream", n->conf.upstream, "file", n->conf.file, NULL);
+		ngx_drain_reloaded(n->drain);
 		n->pending = false;
 		job_finish(n, true, NULL);
 		return;
@@ -196,6 +204,9 @@ static void step_start(struct nginx_ctl *n, enum ngx_phase phase)
 	char err[256];
 
 	n->phase = phase;
+	/* The workers serving now are the ones this reload retires. */
+	if (phase == NGX_RELOAD)
+		ngx_drain_note_workers(n->drain);
 	vlog(VLOG_INFO, "nginx", phase == NGX_CHECK ? "running check" : "running reload",
 	     "cluster", n->cluster, "upstream", n->conf.upstream, "command", argv[0], NULL);
 	n->child = child_spawn(n->env.children, argv, NULL, n->conf.timeout_ms,
@@ -208,8 +219,9 @@ static void step_start(struct nginx_ctl *n, enum ngx_phase phase)
 	}
 }
 
-static int ngx_apply(void *impl, const struct conf_cluster *cluster, size_t primary,
-		     act_done_fn cb, void *arg, char *err, size_t errlen)
+static int ngx_apply(void *impl, const struct conf_cluster *cluster,
+		     const struct balancer_roles *roles, act_done_fn cb, void *arg,
+		     char *err, size_t errlen)
 {
 	struct nginx_ctl *n = impl;
 	char e[512], *text;
@@ -219,7 +231,7 @@ static int ngx_apply(void *impl, const struct conf_cluster *cluster, size_t prim
 		snprintf(err, errlen, "nginx %s: a job is already running", n->conf.upstream);
 		return -1;
 	}
-	text = nginx_render_upstream(&n->conf, cluster, primary);
+	text = nginx_render_upstream(&n->conf, cluster, roles);
 	n->cluster = strdup(cluster->name);
 	if (!text || !n->cluster) {
 		snprintf(err, errlen, "nginx %s: render upstream: out of memory", n->conf.upstream);
@@ -239,9 +251,10 @@ static int ngx_apply(void *impl, const struct conf_cluster *cluster, size_t prim
 	n->pending = true;
 	n->cb = cb;
 	n->arg = arg;
+	ngx_drain_apply_started(n->drain);
 	vlog(VLOG_INFO, "nginx", "upstream file written", "cluster", n->cluster,
 	     "upstream", n->conf.upstream, "file", n->conf.file,
-	     "primary", cluster->nodes[primary].name, NULL);
+	     "primary", cluster->nodes[roles->primary].name, NULL);
 	step_start(n, NGX_CHECK);
 	return 0;
 fail:
@@ -250,10 +263,19 @@ fail:
 	return -1;
 }
 
+static int ngx_drain(void *impl, uint64_t timeout_ms, act_done_fn cb, void *arg,
+		     char *err, size_t errlen)
+{
+	struct nginx_ctl *n = impl;
+
+	return ngx_drain_start(n->drain, timeout_ms, cb, arg, err, errlen);
+}
+
 static void ngx_cancel(void *impl)
 {
 	struct nginx_ctl *n = impl;
 
+	ngx_drain_cancel(n->drain);
 	if (n->phase == NGX_IDLE)
 		return;
 	if (n->child)
@@ -302,6 +324,7 @@ static void ngx_free(void *impl)
 	if (!n)
 		return;
 	ngx_cancel(n);
+	ngx_drain_free(n->drain);
 	free(n->conf.upstream);
 	free(n->conf.file);
 	argv_free(n->conf.check);
@@ -319,6 +342,7 @@ static int conf_copy(struct conf_balancer *dst, const struct conf_balancer *src)
 	dst->check = argv_dup(src->check);
 	dst->reload = argv_dup(src->reload);
 	dst->server_options = src->server_options ? strdup(src->server_options) : NULL;
+	dst->pid_file = NULL;
 	if (!dst->upstream || !dst->file || !dst->check || !dst->reload ||
 	    (src->server_options && !dst->server_options))
 		return -1;
@@ -350,6 +374,11 @@ static void *ngx_new(const struct act_env *env, const struct conf_balancer *conf
 		ngx_free(n);
 		return NULL;
 	}
+	n->drain = ngx_drain_new(env->base, conf->upstream, conf->pid_file, err, errlen);
+	if (!n->drain) {
+		ngx_free(n);
+		return NULL;
+	}
 	return n;
 }
 
@@ -357,6 +386,7 @@ const struct balancer_ops balancer_nginx_ops = {
 	.name = "nginx",
 	.new = ngx_new,
 	.apply = ngx_apply,
+	.drain = ngx_drain,
 	.cancel = ngx_cancel,
 	.free = ngx_free,
 };

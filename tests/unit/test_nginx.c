@@ -1,19 +1,18 @@
 /*
- * tests/unit/test_nginx.c — the nginx controller: the exact upstream text,
- * and the apply job's promise that a failed check or reload leaves the
- * previous file byte for byte and never reloads an unchecked file.
- * Commands are /bin/true, /bin/false, a recording script, and real
- * `nginx -t` (never nginx as a server).
+ * tests/unit/test_nginx.c — the nginx controller: the exact upstream text
+ * (with the nodes the roles leave out), and the apply job's promise that a
+ * failed check or reload leaves the previous file byte for byte and never
+ * reloads an unchecked file.
+ * Commands are /bin/true, /bin/false and a recording script; the checks
+ * against a real nginx are in test_nginx_drain.c.
  */
 #include <check.h>
 #include <event2/event.h>
 #include <ftw.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,8 +23,6 @@
 #include "common/fsutil.h"
 #include "tests/unit/unit_util.h"
 
-#define NGINX_BIN "/usr/sbin/nginx"
-
 static struct conf_node nodes4[] = {
 	{ .name = (char *)"a", .address = (char *)"127.0.0.1:8081", .port = 8081 },
 	{ .name = (char *)"b", .address = (char *)"127.0.0.1:8082", .port = 8082 },
@@ -35,8 +32,16 @@ static struct conf_node nodes6[] = {
 	{ .name = (char *)"db2", .address = (char *)"[2001:db8::2]:5432", .port = 5432 },
 	{ .name = (char *)"db3", .address = (char *)"10.0.0.3:5432", .port = 5432 },
 };
+static struct conf_node nodes3[] = {
+	{ .name = (char *)"a", .address = (char *)"127.0.0.1:8081", .port = 8081 },
+	{ .name = (char *)"b", .address = (char *)"127.0.0.1:8082", .port = 8082 },
+	{ .name = (char *)"c", .address = (char *)"127.0.0.1:8083", .port = 8083 },
+};
 static struct conf_cluster web = { .name = (char *)"web", .nodes = nodes4, .n_nodes = 2 };
 static struct conf_cluster db = { .name = (char *)"db", .nodes = nodes6, .n_nodes = 3 };
+static struct conf_cluster web3 = { .name = (char *)"web3", .nodes = nodes3, .n_nodes = 3 };
+/* a of web3 is out (fenced or being drained). */
+static const bool a_out[] = { true, false, false };
 
 static struct conf_balancer render_conf(enum conf_standby_mode mode, const char *opts)
 {
@@ -47,14 +52,21 @@ static struct conf_balancer render_conf(enum conf_standby_mode mode, const char 
 	return c;
 }
 
-static void assert_render(const struct conf_balancer *c, const struct conf_cluster *cl,
-			  size_t primary, const char *expect)
+static void assert_render_out(const struct conf_balancer *c, const struct conf_cluster *cl,
+			      size_t primary, const bool *out, const char *expect)
 {
-	char *got = nginx_render_upstream(c, cl, primary);
+	struct balancer_roles roles = { .primary = primary, .out = out };
+	char *got = nginx_render_upstream(c, cl, &roles);
 
 	ck_assert_ptr_nonnull(got);
 	ck_assert_str_eq(got, expect);
 	free(got);
+}
+
+static void assert_render(const struct conf_balancer *c, const struct conf_cluster *cl,
+			  size_t primary, const char *expect)
+{
+	assert_render_out(c, cl, primary, NULL, expect);
 }
 
 START_TEST(render_backup)
@@ -108,7 +120,46 @@ START_TEST(render_ipv6_and_options)
 		"upstream pg {\n"
 		"    server [::1]:5432;              # db1 primary\n"
 		"}\n");
-	ck_assert_ptr_null(nginx_render_upstream(&c, &db, 3));
+	{
+		struct balancer_roles bad = { .primary = 3 };
+
+		ck_assert_ptr_null(nginx_render_upstream(&c, &db, &bad));
+	}
+}
+END_TEST
+
+START_TEST(render_leaves_out_nodes)
+{
+	struct conf_balancer c = render_conf(CONF_STANDBY_BACKUP, NULL);
+	const bool none_out[] = { false, false, false };
+	const bool b_out[] = { false, true, false };
+
+	assert_render_out(&c, &web3, 1, a_out,
+		"# Managed by vigil: do not edit. Cluster web3, primary b.\n"
+		"upstream web_backend {\n"
+		"    server 127.0.0.1:8082;          # b primary\n"
+		"    server 127.0.0.1:8083 backup;   # c standby\n"
+		"}\n");
+	/* All-false flags are the same as none. */
+	assert_render_out(&c, &web3, 1, none_out,
+		"# Managed by vigil: do not edit. Cluster web3, primary b.\n"
+		"upstream web_backend {\n"
+		"    server 127.0.0.1:8081 backup;   # a standby\n"
+		"    server 127.0.0.1:8082;          # b primary\n"
+		"    server 127.0.0.1:8083 backup;   # c standby\n"
+		"}\n");
+	c.standby = CONF_STANDBY_OUT;
+	assert_render_out(&c, &web3, 1, a_out,
+		"# Managed by vigil: do not edit. Cluster web3, primary b.\n"
+		"upstream web_backend {\n"
+		"    server 127.0.0.1:8082;          # b primary\n"
+		"}\n");
+	/* A primary that is out is a contradiction, not a file. */
+	{
+		struct balancer_roles bad = { .primary = 1, .out = b_out };
+
+		ck_assert_ptr_null(nginx_render_upstream(&c, &web3, &bad));
+	}
 }
 END_TEST
 
@@ -225,8 +276,9 @@ static void run_loop(const bool *flag, uint64_t ms)
 		event_base_loop(base, EVLOOP_ONCE);
 }
 
-/* Apply through a fresh balancer and wait for the outcome. */
-static struct outcome apply(const struct conf_balancer *c, size_t primary)
+/* Apply roles for cl through a fresh balancer and wait for the outcome. */
+static struct outcome apply_roles(const struct conf_balancer *c, const struct conf_cluster *cl,
+				  const struct balancer_roles *roles)
 {
 	struct outcome o = { 0 };
 	char err[256];
@@ -235,7 +287,7 @@ static struct outcome apply(const struct conf_balancer *c, size_t primary)
 	ck_assert_msg(b != NULL, "%s", err);
 	ck_assert_str_eq(balancer_describe(b), "nginx:web_backend");
 	inside_apply = true;
-	ck_assert_msg(balancer_apply(b, &web, primary, on_done, &o, err, sizeof(err)) == 0,
+	ck_assert_msg(balancer_apply(b, cl, roles, on_done, &o, err, sizeof(err)) == 0,
 		      "%s", err);
 	inside_apply = false;
 	ck_assert(balancer_busy(b));
@@ -247,6 +299,13 @@ static struct outcome apply(const struct conf_balancer *c, size_t primary)
 	ck_assert_int_eq(o.calls, 1);
 	balancer_free(b);
 	return o;
+}
+
+static struct outcome apply(const struct conf_balancer *c, size_t primary)
+{
+	struct balancer_roles roles = { .primary = primary };
+
+	return apply_roles(c, &web, &roles);
 }
 
 static void assert_file(const char *expect, size_t len)
@@ -316,6 +375,28 @@ START_TEST(apply_success_runs_reload_once)
 	o = apply(&c, 0);
 	ck_assert_msg(o.ok, "%s", o.error);
 	assert_file(rendered_a, strlen(rendered_a));
+	assert_calls("check\nreload\n");
+}
+END_TEST
+
+START_TEST(apply_leaves_out_nodes)
+{
+	char *check[] = { script, (char *)"check", (char *)"0", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	struct conf_balancer c = job_conf(check, reload);
+	struct balancer_roles roles = { .primary = 2, .out = a_out };
+	static const char expect[] =
+		"# Managed by vigil: do not edit. Cluster web3, primary c.\n"
+		"upstream web_backend {\n"
+		"    server 127.0.0.1:8082 backup;   # b standby\n"
+		"    server 127.0.0.1:8083;          # c primary\n"
+		"}\n";
+	struct outcome o;
+
+	write_previous();
+	o = apply_roles(&c, &web3, &roles);
+	ck_assert_msg(o.ok, "%s", o.error);
+	assert_file(expect, strlen(expect));
 	assert_calls("check\nreload\n");
 }
 END_TEST
@@ -419,14 +500,15 @@ START_TEST(busy_and_cancel_restore)
 	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
 	struct conf_balancer c = job_conf(check, reload);
 	struct outcome o = { 0 }, o2 = { 0 };
+	struct balancer_roles to_b = { .primary = 1 }, to_a = { .primary = 0 };
 	char err[256];
 	struct balancer *b = balancer_new(&env, &c, err, sizeof(err));
 
 	ck_assert_ptr_nonnull(b);
 	write_previous();
-	ck_assert_int_eq(balancer_apply(b, &web, 1, on_done, &o, err, sizeof(err)), 0);
+	ck_assert_int_eq(balancer_apply(b, &web, &to_b, on_done, &o, err, sizeof(err)), 0);
 	assert_file(rendered_b, strlen(rendered_b));
-	ck_assert_int_eq(balancer_apply(b, &web, 0, on_done, &o2, err, sizeof(err)), -1);
+	ck_assert_int_eq(balancer_apply(b, &web, &to_a, on_done, &o2, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "busy"));
 	ck_assert_uint_eq(child_runner_active(runner), 1);
 	/* Shutdown mid-check: the child dies, the old file comes back, no callback. */
@@ -471,6 +553,7 @@ START_TEST(balancer_rejects_bad_input)
 	char *check[] = { (char *)"/bin/true", NULL }, *reload[] = { (char *)"/bin/true", NULL };
 	struct conf_balancer c = job_conf(check, reload);
 	struct outcome o = { 0 };
+	struct balancer_roles beyond = { .primary = 2 }, fenced = { .primary = 0, .out = a_out };
 	char err[256] = "";
 	struct balancer *b;
 
@@ -484,77 +567,18 @@ START_TEST(balancer_rejects_bad_input)
 	c = job_conf(check, reload);
 	b = balancer_new(&env, &c, err, sizeof(err));
 	ck_assert_ptr_nonnull(b);
-	ck_assert_int_eq(balancer_apply(b, &web, 2, on_done, &o, err, sizeof(err)), -1);
+	ck_assert_int_eq(balancer_apply(b, &web, &beyond, on_done, &o, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "out of range"));
+	ck_assert(!balancer_busy(b));
+	ck_assert_int_eq(balancer_apply(b, &web3, &fenced, on_done, &o, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "primary a is marked out"), "%s", err);
+	ck_assert(!balancer_busy(b));
+	ck_assert_int_eq(balancer_apply(b, &web, NULL, on_done, &o, err, sizeof(err)), -1);
 	ck_assert(!balancer_busy(b));
 	ck_assert_int_eq(access(file, F_OK), -1);
 	balancer_free(b);
 	balancer_free(NULL);
 	ck_assert(!o.done);
-}
-END_TEST
-
-/* ---- real nginx -t ---- */
-
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static void write_nginx_conf(const char *conf_path)
-{
-	char text[4096];
-
-	snprintf(text, sizeof(text),
-		 "pid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\nhttp {\n"
-		 "    access_log off;\n    client_body_temp_path %s/body;\n"
-		 "    proxy_temp_path %s/proxy;\n    fastcgi_temp_path %s/fastcgi;\n"
-		 "    uwsgi_temp_path %s/uwsgi;\n    scgi_temp_path %s/scgi;\n"
-		 "    include %s;\n"
-		 "    server { listen 127.0.0.1:%d; location / { proxy_pass http://web_backend; } }\n"
-		 "}\n", dir, dir, dir, dir, dir, dir, dir, file, free_port());
-	write_text(conf_path, text, 0644);
-}
-
-START_TEST(real_nginx_check)
-{
-	char conf_path[320], elog[320];
-	char *check[] = { (char *)NGINX_BIN, (char *)"-t", (char *)"-q", (char *)"-p", dir,
-			  (char *)"-e", elog, (char *)"-c", conf_path, NULL };
-	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
-	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o;
-
-	if (access(NGINX_BIN, X_OK) != 0) {
-		fprintf(stderr, "skipped: %s not found\n", NGINX_BIN);
-		return;
-	}
-	snprintf(conf_path, sizeof(conf_path), "%s/nginx.conf", dir);
-	snprintf(elog, sizeof(elog), "%s/error.log", dir);
-	write_nginx_conf(conf_path);
-
-	o = apply(&c, 0);
-	ck_assert_msg(o.ok, "%s", o.error);
-	assert_file(rendered_a, strlen(rendered_a));
-	assert_calls("reload\n");
-
-	/* nginx rejects this option: the checked file from before must stay. */
-	c.server_options = (char *)"max_fails=abc";
-	o = apply(&c, 1);
-	ck_assert(!o.ok);
-	ck_assert_msg(strncmp(o.error, "nginx check failed: exit 1: ", 28) == 0, "%s", o.error);
-	ck_assert_msg(strstr(o.error, "max_fails=abc"), "%s", o.error);
-	assert_file(rendered_a, strlen(rendered_a));
-	assert_calls("reload\n");
 }
 END_TEST
 
@@ -566,12 +590,14 @@ static Suite *nginx_suite(void)
 	tcase_add_test(render, render_backup);
 	tcase_add_test(render, render_out_and_second_primary);
 	tcase_add_test(render, render_ipv6_and_options);
+	tcase_add_test(render, render_leaves_out_nodes);
 	suite_add_tcase(s, render);
 
 	tcase_add_checked_fixture(job, setup, teardown);
 	tcase_set_timeout(job, 30);
 	tcase_add_test(job, apply_true_true);
 	tcase_add_test(job, apply_success_runs_reload_once);
+	tcase_add_test(job, apply_leaves_out_nodes);
 	tcase_add_test(job, check_false_keeps_previous);
 	tcase_add_test(job, check_failure_reports_output);
 	tcase_add_test(job, check_failure_without_previous_removes_file);
@@ -580,7 +606,6 @@ static Suite *nginx_suite(void)
 	tcase_add_test(job, busy_and_cancel_restore);
 	tcase_add_test(job, spawn_error_is_deferred_and_rolled_back);
 	tcase_add_test(job, balancer_rejects_bad_input);
-	tcase_add_test(job, real_nginx_check);
 	suite_add_tcase(s, job);
 	return s;
 }
