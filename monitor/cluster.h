@@ -19,6 +19,7 @@
 #include "actions/hooks.h"
 #include "conf/config.h"
 #include "monitor/decide.h"
+#include "monitor/fsm.h"
 #include "monitor/health.h"
 #include "probes/probe.h"
 
@@ -53,6 +54,13 @@ struct mon_observer {
 	bool has_last;
 };
 
+/*
+ * An observer's vote about its node: its own rise/fall state, except that
+ * one looking via a node that is DOWN abstains (UNKNOWN), and one via the
+ * node itself never votes.  Remote monitors' votes will count the same way.
+ */
+enum health_state observer_vote(const struct mon_cluster *cl, const struct mon_observer *o);
+
 struct mon_node {
 	const struct conf_node *conf;
 	enum health_state health; /* by quorum of its observers (DOWN = objectively down) */
@@ -62,6 +70,7 @@ struct mon_node {
 	char since[40];          /* wall time of the last health change */
 	struct probe_result last;
 	bool has_last;
+	int64_t lag;             /* from its lag observer, DECIDE_NO_LAG when unknown */
 };
 
 enum fo_result { FO_NONE, FO_RUNNING, FO_OK, FO_FAILED };
@@ -72,6 +81,9 @@ struct mon_failover {
 	uint64_t epoch;
 	size_t from, to;
 	bool manual;
+	bool switchover;         /* planned: drained first */
+	bool promoted;           /* the promote step is done (a retry only reroutes) */
+	bool skip_restore;       /* recovered after the restore hook had started */
 	char reason[160];
 	char error[512];
 	char started[40];
@@ -80,7 +92,11 @@ struct mon_failover {
 	struct hook_job *hook;
 	size_t balancers_pending;
 	bool balancers_failed;
+	/* What runs when the current step's hook or balancers are done. */
+	void (*then)(struct mon_cluster *cl, bool ok, const char *error);
 };
+
+
 
 struct mon_cluster {
 	const struct conf_cluster *conf;
@@ -93,9 +109,13 @@ struct mon_cluster {
 	size_t primary;
 	size_t preferred;              /* the config's primary: the failback target */
 	uint64_t epoch;
-	bool held;                     /* a failover failed: wait for the operator */
-	bool paused;                   /* operator maintenance: probe and report, never act */
-	enum decide_verdict alerted_verdict; /* one alert per verdict per primary-down episode */
+	enum fsm_state state;          /* see fsm.h; changed only by machine.c */
+	char state_since[40];
+	char state_reason[160];
+	bool out[CONF_MAX_NODES];      /* fenced: out of every balancer until rejoined */
+	const char *alerted_hold;      /* one alert per reason per primary-down episode */
+	struct event *retry_timer;     /* FAILED: the next retry */
+	int retries_done;
 	uint64_t last_failover_ms;     /* monotonic start of the last failover, 0 = none */
 	uint64_t auto_ms[CONF_MAX_FAILOVERS]; /* starts of recent automatic failovers */
 	size_t n_auto;
@@ -121,24 +141,41 @@ void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old);
 void cluster_start(struct mon_cluster *cl, const struct journal_roles *roles);
 void cluster_free(struct mon_cluster *cl);
 
-/* Ask decide() what to do now and start it (after any health change). */
+/*
+ * Classify what the observers say and fire it at the state machine
+ * (after every probe result, and when TILT or a job ends).  In machine.c.
+ */
 void cluster_evaluate(struct mon_cluster *cl);
 /*
- * Operator pause/resume.  Resume also releases a cluster held after a
- * failed failover and clears the max_failovers history.  -1 when the change could not be journaled (nothing
- * changed then).
+ * Operator pause/resume (machine.c).  Resume also releases a FAILED
+ * cluster and clears the max_failovers history.  -1 when the current
+ * state does not take the order (a failover is running).
  */
 int cluster_set_paused(struct mon_cluster *cl, bool paused, const char *reason);
+/* Room for what cluster_decide_input points into. */
+struct decide_buf {
+	enum health_state health[CONF_MAX_NODES];
+	int64_t lag[CONF_MAX_NODES];
+};
 /*
- * Everything decide() and decide_manual() need; h has CONF_MAX_NODES room.
- * A standby that is UP but whose observers have begun failing counts as
+ * Everything decide() and decide_manual() need, pointing into buf.  A
+ * standby that is UP but whose observers have begun failing counts as
  * UNKNOWN here, so it is never promoted while it may be dying too.
  */
-void cluster_decide_input(const struct mon_cluster *cl, enum health_state *h,
+void cluster_decide_input(const struct mon_cluster *cl, struct decide_buf *buf,
 			  struct decide_input *in);
 /* A failover starts: for cooldown, and (automatic ones) max_failovers. */
 void cluster_note_failover(struct mon_cluster *cl, bool manual);
-/* "starting", "healthy", "degraded", "down", "failing_over", "paused", "failed". */
+/* The state machine's state: "healthy", "failover_pending", ... (fsm.h). */
 const char *cluster_state_name(const struct mon_cluster *cl);
+/*
+ * Readmit a fenced node as a standby (vigilctl rejoin, or rejoin_after):
+ * journaled, then the balancers are re-rendered.  -1 with err (and
+ * *http_status) when the node is unknown, not fenced, or a job runs.
+ */
+int cluster_rejoin(struct mon_cluster *cl, const char *node, const char *reason, char *err,
+		   size_t errlen, int *http_status);
+/* rejoin_after: readmit node if it is fenced and has been UP long enough. */
+void cluster_auto_rejoin(struct mon_cluster *cl, size_t node);
 
 #endif

@@ -19,7 +19,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "monitor/daemon.h"
-#include "monitor/failover.h"
+#include "monitor/request.h"
 #include "monitor/status.h"
 
 #define CONTROL_MAX_BODY 65536
@@ -106,41 +106,78 @@ fail:
 	return NULL;
 }
 
-static void handle_failover(struct evhttp_request *req, struct mon_cluster *cl)
+/* POST /failover or /switchover: {"to", "dry_run", "force"} */
+static void handle_order(struct evhttp_request *req, struct mon_cluster *cl, bool switchover)
 {
-	static const struct body_field allowed[] = { { "to", false }, { "dry_run", true }, { 0 } };
+	static const struct body_field allowed[] = {
+		{ "to", false }, { "dry_run", true }, { "force", true }, { 0 },
+	};
+	struct op_request op = { .switchover = switchover };
 	char err[512];
 	json_t *body, *plan = NULL;
-	const char *to;
 	uint64_t epoch;
 	int code = 400;
-	bool dry_run;
 
 	body = read_body(req, allowed, err, sizeof(err));
 	if (!body) {
 		control_reply_error(req, 400, err);
 		return;
 	}
-	to = json_string_value(json_object_get(body, "to"));
-	dry_run = json_is_true(json_object_get(body, "dry_run"));
-	vlog(VLOG_NOTICE, "control", dry_run ? "failover plan requested" : "failover requested",
-	     "cluster", cl->conf->name, "to", to ? to : "(any up standby)", NULL);
-	if (failover_request(cl, to, dry_run ? &plan : NULL, &epoch, err, sizeof(err),
-			     &code) < 0) {
+	op.to = json_string_value(json_object_get(body, "to"));
+	op.dry_run = json_is_true(json_object_get(body, "dry_run"));
+	op.force = json_is_true(json_object_get(body, "force"));
+	vlog(VLOG_NOTICE, "control", switchover ? "switchover requested" : "failover requested",
+	     "cluster", cl->conf->name, "to", op.to ? op.to : "(best candidate)",
+	     "dry_run", op.dry_run ? "yes" : "no", "force", op.force ? "yes" : "no", NULL);
+	if (op_request_run(cl, &op, op.dry_run ? &plan : NULL, &epoch, err, sizeof(err),
+			   &code) < 0) {
 		json_decref(body);
 		control_reply_error(req, code, err);
 		return;
 	}
 	json_decref(body);
-	if (dry_run) {
+	if (op.dry_run) {
 		control_reply_json(req, 200, plan);
 		return;
 	}
-	control_reply_json(req, 202, json_pack("{s:s, s:I, s:s, s:s, s:s}", "cluster", cl->conf->name,
-				       "epoch", (json_int_t)epoch,
+	control_reply_json(req, 202, json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "cluster",
+				       cl->conf->name, "epoch", (json_int_t)epoch,
 				       "from", cl->nodes[cl->fo.from].conf->name,
 				       "to", cl->nodes[cl->fo.to].conf->name,
-				       "result", fo_result_name(cl->fo.result)));
+				       "result", fo_result_name(cl->fo.result),
+				       "state", cluster_state_name(cl)));
+}
+
+/* POST /rejoin: {"node", "reason"} */
+static void handle_rejoin(struct evhttp_request *req, struct mon_cluster *cl)
+{
+	static const struct body_field allowed[] = { { "node", false }, { "reason", false }, { 0 } };
+	char err[512];
+	json_t *body = read_body(req, allowed, err, sizeof(err));
+	const char *node, *reason;
+	int code;
+
+	if (!body) {
+		control_reply_error(req, 400, err);
+		return;
+	}
+	node = json_string_value(json_object_get(body, "node"));
+	reason = json_string_value(json_object_get(body, "reason"));
+	if (!node) {
+		json_decref(body);
+		control_reply_error(req, 400, "field 'node' is required");
+		return;
+	}
+	vlog(VLOG_NOTICE, "control", "rejoin requested", "cluster", cl->conf->name, "node", node,
+	     NULL);
+	if (cluster_rejoin(cl, node, reason ? reason : "operator request", err, sizeof(err),
+			   &code) < 0) {
+		json_decref(body);
+		control_reply_error(req, code, err);
+		return;
+	}
+	json_decref(body);
+	control_reply_json(req, 200, status_cluster_json(cl));
 }
 
 static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, bool pause)
@@ -156,8 +193,12 @@ static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, boo
 	}
 	reason = json_string_value(json_object_get(body, "reason"));
 	if (cluster_set_paused(cl, pause, reason ? reason : "operator request") < 0) {
+		char msg[256];
+
 		json_decref(body);
-		control_reply_error(req, 500, "cannot journal the change; nothing changed");
+		snprintf(msg, sizeof(msg), "cannot %s %s now: it is %s", pause ? "pause" : "resume",
+			 cl->conf->name, cluster_state_name(cl));
+		control_reply_error(req, 409, msg);
 		return;
 	}
 	json_decref(body);
@@ -193,10 +234,14 @@ static void route_cluster(struct control *c, struct evhttp_request *req, const c
 		else
 			control_reply_json(req, 200, status_cluster_json(cl));
 	} else if (method != EVHTTP_REQ_POST &&
-		   (!strcmp(slash, "/failover") || !strcmp(slash, "/pause") || !strcmp(slash, "/resume"))) {
+		   (!strcmp(slash, "/failover") || !strcmp(slash, "/switchover") ||
+		    !strcmp(slash, "/pause") || !strcmp(slash, "/resume") ||
+		    !strcmp(slash, "/rejoin"))) {
 		control_reply_error(req, 405, "use POST");
-	} else if (strcmp(slash, "/failover") == 0) {
-		handle_failover(req, cl);
+	} else if (strcmp(slash, "/failover") == 0 || strcmp(slash, "/switchover") == 0) {
+		handle_order(req, cl, slash[1] == 's');
+	} else if (strcmp(slash, "/rejoin") == 0) {
+		handle_rejoin(req, cl);
 	} else if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
 		handle_pause(req, cl, slash[1] == 'p');
 	} else {

@@ -24,6 +24,7 @@
 #include "monitor/control.h"
 #include "monitor/event.h"
 #include "monitor/journal.h"
+#include "monitor/journal_roles.h"
 
 struct mon_daemon {
 	struct event_base *base;

@@ -1,67 +1,67 @@
 /*
- * monitor/decide.h — the walking skeleton's whole decision, in one pure
- * function behind one interface.  The quorum state machine (a later issue)
- * replaces it; nothing else in the daemon decides.
+ * monitor/decide.h — what the observers say, as one state-machine event
+ * (fsm.h).  Pure: cluster.c gathers the facts, decide() classifies them,
+ * machine.c fires the event at the table, which alone knows whether the
+ * current state acts on it (PAUSED, TILT and a running job never do).
  *
  * Rules:
- *  - nothing happens while an action job runs, the cluster is held after a
- *    failed action, or an operator paused it (probe, report, never act);
- *  - the primary must be DOWN (UNKNOWN is not enough) to fail over;
- *  - only an UP standby is ever promoted, the first UP one in config order;
- *  - primary DOWN and no standby UP: report NO_CANDIDATE (alert, keep the
- *    last good balancer config);
+ *  - a standby is a *candidate* when it is UP by a quorum of its observers
+ *    (none of them failing), not fenced out of the balancers, and its lag
+ *    (where max_lag is set) is known and within max_lag;
+ *  - the primary DOWN by quorum (ODOWN) is acted on only once it has been
+ *    down for failover_delay, a candidate exists, and the anti-flap policy
+ *    allows: else EV_ODOWN with the reason it waits (alerted once);
+ *  - within `cooldown` of the last failover: wait (failover_suppressed);
+ *    `max_failovers` already in the window: EV_ODOWN_LIMIT;
+ *  - the candidate promoted is the one with the least lag where lags are
+ *    known, else the first in config order;
  *  - with the primary UP, fail back to the preferred node once it has been
- *    UP for failback_after (failback_due), under the same anti-flap rules;
- *  - anti-flap: within `cooldown` of the last failover report SUPPRESSED;
- *    when the window already holds `max_failovers` automatic failovers,
- *    report LIMIT (the cluster pauses itself and alerts).
+ *    UP for failback_after (failback_due), under the same anti-flap rules.
  */
 #ifndef VIGIL_MONITOR_DECIDE_H
 #define VIGIL_MONITOR_DECIDE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "monitor/fsm.h"
 #include "monitor/health.h"
+
+#define DECIDE_NO_LAG INT64_MAX /* a node's lag is not known */
 
 struct decide_input {
 	const enum health_state *health; /* one per node, config order */
 	size_t n_nodes;
 	size_t primary;                  /* index of the current primary */
-	bool busy;                       /* an action job is running */
-	bool held;                       /* a failed action: act only on operator command */
-	bool paused;                     /* maintenance: never act, not even on command */
+	const bool *out;                 /* fenced out of the balancers; NULL = none */
+	const int64_t *lag;              /* per node or DECIDE_NO_LAG; NULL = none known */
+	bool check_lag;                  /* max_lag is set */
+	int64_t max_lag;
+	bool primary_sdown;              /* some observer sees the primary DOWN */
+	bool delay_over;                 /* the primary has been DOWN for failover_delay */
 	bool cooling_down;               /* the last failover was less than cooldown ago */
 	bool over_limit;                 /* max_failovers already happened in the window */
-	bool tilt;                       /* vigil suspects itself: observe, never act */
 	bool failback_due;               /* the preferred node has been UP for failback_after */
 	size_t preferred;                /* the config's primary, with failback_due */
 };
 
-enum decide_verdict {
-	DECIDE_NOTHING,
-	DECIDE_FAILOVER,
-	DECIDE_NO_CANDIDATE,
-	DECIDE_SUPPRESSED,
-	DECIDE_LIMIT,
-};
-
 struct decision {
-	enum decide_verdict verdict;
-	size_t target;      /* node to promote, with DECIDE_FAILOVER */
+	enum fsm_event event;
+	size_t target;      /* node to promote, with EV_ODOWN_ACT, EV_ODOWN_LIMIT, EV_FAILBACK */
 	const char *reason; /* static text for logs and alerts */
+	/* With EV_ODOWN: the alert for why it waits ("no_candidate", ...), or NULL. */
+	const char *hold;
 };
 
 struct decision decide(const struct decide_input *in);
 
 /*
- * Validate an operator's failover request.  target < 0 means "choose":
- * the first UP standby.  Returns the node index to promote, or -1 with a
- * message in why (and *http_status 404/409 for the control API).
+ * Validate an operator's failover or switchover target.  target < 0 means
+ * "choose" (the best candidate).  force skips the lag check only.  Returns
+ * the node index, or -1 with a message in why and *http_status 404/409.
  */
-int decide_manual(const struct decide_input *in, int target, char *why, size_t whylen,
-		  int *http_status);
-
-const char *decide_verdict_name(enum decide_verdict v);
+int decide_manual(const struct decide_input *in, int target, bool force, char *why,
+		  size_t whylen, int *http_status);
 
 #endif

@@ -19,6 +19,7 @@ static const struct event_kind {
 	const char *severity;
 	bool durable;
 } kinds[] = {
+	{ "transition", NULL, false },
 	{ "node_down", "warning", false },
 	{ "node_up", "info", false },
 	{ "no_candidate", "critical", false },
@@ -26,8 +27,15 @@ static const struct event_kind {
 	{ "failover_limit", "critical", true },
 	{ "failover_started", "warning", true },
 	{ "fenced", NULL, true },
+	{ "promote_started", NULL, true },
 	{ "promoted", NULL, true },
+	{ "restore_started", NULL, true },
+	{ "restored", NULL, true },
 	{ "failover", "critical", true },
+	{ "switchover", "warning", true },
+	{ "failover_resumed", "critical", true },
+	{ "retry", "warning", true },
+	{ "rejoined", "info", true },
 	{ "failover_failed", "critical", true },
 	{ "failover_interrupted", "critical", true },
 	{ "reroute_failed", "critical", true },
@@ -55,7 +63,7 @@ static uint64_t event_epoch(const struct mon_cluster *cl, const struct mon_event
 static void log_event(const struct mon_cluster *cl, enum vlog_level lvl,
 		      const struct mon_event_info *ev)
 {
-	const char *keys[8], *vals[8];
+	const char *keys[10], *vals[10];
 	char epoch[24];
 	int n = 0;
 
@@ -63,6 +71,10 @@ static void log_event(const struct mon_cluster *cl, enum vlog_level lvl,
 	keys[n] = "cluster", vals[n++] = cl->conf->name;
 	keys[n] = "event", vals[n++] = ev->event;
 	keys[n] = "epoch", vals[n++] = epoch;
+	if (ev->from)
+		keys[n] = "from", vals[n++] = ev->from;
+	if (ev->to)
+		keys[n] = "to", vals[n++] = ev->to;
 	if (ev->node)
 		keys[n] = "node", vals[n++] = ev->node;
 	if (ev->old_primary)
@@ -89,6 +101,14 @@ static int journal_event(struct mon_cluster *cl, const struct mon_event_info *ev
 			"cluster", cl->conf->name, "epoch", (json_int_t)event_epoch(cl, ev),
 			"event", ev->event, "node", ev->node, "old_primary", ev->old_primary,
 			"new_primary", ev->new_primary, "reason", ev->reason, "detail", ev->detail);
+	if (rec && ev->from)
+		json_object_set_new(rec, "from", json_string(ev->from));
+	if (rec && ev->to)
+		json_object_set_new(rec, "to", json_string(ev->to));
+	if (rec && ev->manual)
+		json_object_set_new(rec, "manual", json_true());
+	if (rec && ev->switchover)
+		json_object_set_new(rec, "switchover", json_true());
 	if (!rec) {
 		vlog(VLOG_ERR, "journal", "cannot encode record", "cluster", cl->conf->name,
 		     "event", ev->event, NULL);

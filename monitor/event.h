@@ -21,6 +21,9 @@ struct mon_event_info {
 	const char *reason;      /* may be NULL */
 	const char *detail;      /* extra text; may be NULL */
 	uint64_t epoch;          /* 0: the cluster's current epoch */
+	const char *from, *to;   /* a state change ("transition"): the two states */
+	bool manual;             /* failover_started: an operator's order */
+	bool switchover;         /* failover_started: a planned switchover */
 };
 
 /* 0, or -1 when the journal append failed (logged; alerts still go out). */

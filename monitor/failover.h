@@ -1,9 +1,18 @@
 /*
- * monitor/failover.h — carrying out a decided failover, step by step, as
- * one job on the loop: promote hook → new roles persisted → every balancer
- * rerouted → alert.  Each step reports back through a callback; nothing
- * here waits.  A failed step ends the job as FAILED and holds the cluster
- * until the operator acts (no automatic retry loop in the skeleton).
+ * monitor/failover.h — the steps of a failover or switchover, each one
+ * asynchronous and reporting back to the state machine (machine.c) with
+ * EV_STEP_OK or EV_STEP_FAILED.  machine.c calls them as the actions of
+ * its transitions; nothing here decides what comes next.
+ *
+ *   begin      new epoch, journaled durably (failover_started), then
+ *              drain (switchover) or fence
+ *   drain      every balancer routes to the new node, the old primary left
+ *              out; then wait for its in-flight requests (drain_timeout)
+ *   fence      the fence hook against the old primary; journal "fenced"
+ *   promote    journal promote_started, the promote hook, journal promoted
+ *   reconfigure every balancer gets the new roles (fenced nodes left out)
+ *   restore    the restore hook against the new primary
+ *   finish / fail  the outcome, journaled and alerted
  */
 #ifndef VIGIL_MONITOR_FAILOVER_H
 #define VIGIL_MONITOR_FAILOVER_H
@@ -12,24 +21,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "monitor/cluster.h"
 
-/* Promote nodes[to]; reason is logged, alerted and passed to hooks. */
-void failover_begin(struct mon_cluster *cl, size_t to, const char *reason, bool manual);
-/* Render the current roles into every balancer (start-up, reload). */
+void failover_begin(struct mon_cluster *cl, size_t to, const char *reason, bool manual,
+		    bool switchover);
+void failover_drain(struct mon_cluster *cl);
+void failover_fence(struct mon_cluster *cl);
+void failover_promote(struct mon_cluster *cl);
+void failover_reconfigure(struct mon_cluster *cl);
+void failover_restore(struct mon_cluster *cl);
+void failover_finish(struct mon_cluster *cl);
+void failover_fail(struct mon_cluster *cl, const char *error);
+
+/* Render the current roles into every balancer (start-up, reload, rejoin): not a failover. */
 void failover_reroute(struct mon_cluster *cl, const char *reason);
 /* Stop a job in flight (shutdown, reload): no callbacks afterwards. */
 void failover_abort(struct mon_cluster *cl);
-
-/*
- * An operator's request: validate (404/409 with a message) and start.
- * to may be NULL (choose the first UP standby).  Returns 0 and the new
- * epoch, or -1 with err and *http_status.  With plan non-NULL nothing is
- * started: *plan gets the steps a failover would take (a dry run).
- */
-int failover_request(struct mon_cluster *cl, const char *to, json_t **plan, uint64_t *epoch,
-		     char *err, size_t errlen, int *http_status);
 
 #endif

@@ -50,19 +50,4 @@ typedef int (*journal_record_fn)(void *arg, const json_t *record);
 int journal_replay(const char *path, journal_record_fn cb, void *arg,
 		   struct journal_replay *stats, char *err, size_t errlen);
 
-/* What a cluster's records say about its roles: the last completed failover. */
-struct journal_roles {
-	char primary[128];  /* "" when no failover was ever journaled */
-	uint64_t epoch;     /* highest epoch seen in any record */
-	/* A failover that started but has no outcome record (crash mid-failover). */
-	bool interrupted;
-	char interrupted_to[128];
-	uint64_t interrupted_epoch;
-	bool paused;        /* the operator's last word was "pause" */
-	bool held;          /* a failover failed or was interrupted, and nobody resumed since */
-};
-
-/* Fold one record into roles if it belongs to cluster (a journal_record_fn helper). */
-void journal_roles_fold(struct journal_roles *roles, const char *cluster, const json_t *record);
-
 #endif

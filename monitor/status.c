@@ -22,13 +22,14 @@ static json_t *job_json(const struct mon_cluster *cl, const struct mon_failover 
 {
 	if (job->result == FO_NONE)
 		return json_null();
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:s, s:s*, s:s*}",
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s*, s:s*}",
 			 "epoch", (json_int_t)job->epoch,
 			 "from", cl->nodes[job->from].conf->name,
 			 "to", cl->nodes[job->to].conf->name,
 			 "reason", job->reason,
 			 "result", fo_result_name(job->result),
 			 "manual", job->manual,
+			 "switchover", job->switchover,
 			 "started", job->started,
 			 "finished", job->finished[0] ? job->finished : NULL,
 			 "error", job->error[0] ? job->error : NULL);
@@ -51,9 +52,10 @@ static json_t *observers_json(const struct mon_cluster *cl, size_t node)
 	for (size_t p = 0; arr && p < np; p++) {
 		const struct mon_observer *o = &cl->obs[node * np + p];
 
-		if (json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:o*}", "probe", (int)p,
-				"type", probe_type_name(o->conf->type),
+		if (json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:s, s:s*, s:o*}",
+				"probe", (int)p, "type", probe_type_name(o->conf->type),
 				"health", health_state_name(o->health.state),
+				"vote", health_state_name(observer_vote(cl, o)), "via", o->conf->via,
 				"last_probe", result_json(o->has_last, &o->last))) < 0) {
 			json_decref(arr);
 			return NULL;
@@ -65,13 +67,15 @@ static json_t *observers_json(const struct mon_cluster *cl, size_t node)
 static json_t *node_json(const struct mon_cluster *cl, size_t i)
 {
 	const struct mon_node *n = &cl->nodes[i];
+	const char *role = i == cl->primary ? "primary" : cl->out[i] ? "fenced" : "standby";
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o*, s:o*}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:o*, s:o*}",
 			 "name", n->conf->name,
 			 "address", n->conf->address,
-			 "role", i == cl->primary ? "primary" : "standby",
+			 "role", role,
 			 "health", health_state_name(n->health),
 			 "sdown", n->sdown,
+			 "lag", n->lag == DECIDE_NO_LAG ? json_null() : json_integer(n->lag),
 			 "since", n->since,
 			 "last_probe", result_json(n->has_last, &n->last),
 			 "observers", cl->obs ? observers_json(cl, i) : NULL);
@@ -89,9 +93,11 @@ json_t *status_cluster_json(const struct mon_cluster *cl)
 			return NULL;
 		}
 	}
-	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o*, s:o*}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o*, s:o*}",
 			 "name", cl->conf->name,
 			 "state", cluster_state_name(cl),
+			 "state_since", cl->state_since,
+			 "state_reason", cl->state_reason,
 			 "primary", cl->nodes[cl->primary].conf->name,
 			 "epoch", (json_int_t)cl->epoch,
 			 "nodes", nodes,
@@ -152,8 +158,11 @@ static void print_cluster_line(FILE *out, const json_t *cl)
 {
 	const json_t *fo = json_object_get(cl, "last_failover");
 
-	fprintf(out, "  %s: state %s, primary %s, epoch %lld", str_or(cl, "name", "?"),
-		str_or(cl, "state", "?"), str_or(cl, "primary", "?"),
+	const char *why = str_or(cl, "state_reason", "");
+
+	fprintf(out, "  %s: state %s%s%s%s, primary %s, epoch %lld", str_or(cl, "name", "?"),
+		str_or(cl, "state", "?"), why[0] ? " (" : "", why, why[0] ? ")" : "",
+		str_or(cl, "primary", "?"),
 		(long long)json_integer_value(json_object_get(cl, "epoch")));
 	if (json_is_object(fo))
 		fprintf(out, "; last failover %s -> %s %s%s%s", str_or(fo, "from", "?"),

@@ -4,7 +4,9 @@
  * operator's own tooling can do too.
  *
  *   vigilctl [-s SOCKET] status [--json]
- *   vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait] [--dry-run]
+ *   vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]
+ *   vigilctl [-s SOCKET] switchover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]
+ *   vigilctl [-s SOCKET] rejoin CLUSTER NODE [--reason TEXT]
  *   vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]
  *   vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]
  *
@@ -142,8 +144,9 @@ static int cmd_status(const char *socket, int json_out)
 	return ec;
 }
 
-/* Poll the cluster until the failover with this epoch is no longer running. */
-static int wait_failover(const char *socket, const char *cluster, json_int_t epoch, int timeout_s)
+/* Poll the cluster until the failover (verb) with this epoch is no longer running. */
+static int wait_failover(const char *socket, const char *verb, const char *cluster,
+			 json_int_t epoch, int timeout_s)
 {
 	char path[512];
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
@@ -164,10 +167,10 @@ static int wait_failover(const char *socket, const char *cluster, json_int_t epo
 		    strcmp(result, "running") != 0) {
 			ec = strcmp(result, "ok") == 0 ? 0 : 1;
 			if (ec == 0)
-				printf("failover of %s done: primary is now %s (epoch %lld)\n", cluster,
+				printf("%s of %s done: primary is now %s (epoch %lld)\n", verb, cluster,
 				       json_string_value(json_object_get(fo, "to")), (long long)epoch);
 			else
-				fprintf(stderr, "vigilctl: failover of %s failed: %s\n", cluster,
+				fprintf(stderr, "vigilctl: %s of %s failed: %s\n", verb, cluster,
 					or_default(json_string_value(json_object_get(fo, "error")), "unknown error"));
 			json_decref(doc);
 			return ec;
@@ -175,14 +178,14 @@ static int wait_failover(const char *socket, const char *cluster, json_int_t epo
 		json_decref(doc);
 		nanosleep(&pause, NULL);
 	}
-	fprintf(stderr, "vigilctl: failover of %s still running after %d s\n", cluster, timeout_s);
+	fprintf(stderr, "vigilctl: %s of %s still running after %d s\n", verb, cluster, timeout_s);
 	return 1;
 }
 
-static int failover_usage(void)
+static int failover_usage(const char *verb)
 {
-	fprintf(stderr, "usage: vigilctl failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait] "
-		"[--dry-run]\n");
+	fprintf(stderr, "usage: vigilctl %s CLUSTER [--to NODE] [--force] [--timeout SEC] "
+		"[--no-wait] [--dry-run]\n", verb);
 	return 2;
 }
 
@@ -192,14 +195,16 @@ static void print_plan(const json_t *plan)
 	const json_t *step, *arg;
 	size_t i, j;
 
-	printf("dry run: failover of %s %s -> %s would take epoch %lld and:\n",
+	printf("dry run: %s of %s %s -> %s would take epoch %lld and:\n",
+	       or_default(json_string_value(json_object_get(plan, "kind")), "failover"),
 	       or_default(json_string_value(json_object_get(plan, "cluster")), "?"),
 	       or_default(json_string_value(json_object_get(plan, "from")), "?"),
 	       or_default(json_string_value(json_object_get(plan, "to")), "?"),
 	       (long long)json_integer_value(json_object_get(plan, "epoch")));
 	json_array_foreach(json_object_get(plan, "steps"), i, step) {
-		printf("  %zu. %s", i + 1, or_default(json_string_value(json_object_get(step, "step")),
-						     "?"));
+		printf("  %zu. [%s] %s", i + 1,
+		       or_default(json_string_value(json_object_get(step, "state")), "?"),
+		       or_default(json_string_value(json_object_get(step, "step")), "?"));
 		if (json_object_get(step, "balancer"))
 			printf(" %s to %s", json_string_value(json_object_get(step, "balancer")),
 			       or_default(json_string_value(json_object_get(step, "primary")), "?"));
@@ -216,10 +221,10 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "to", required_argument, NULL, 't' }, { "timeout", required_argument, NULL, 'T' },
 		{ "no-wait", no_argument, NULL, 'n' }, { "dry-run", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
+		{ "force", no_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
 	};
-	const char *to = NULL;
-	int timeout_s = 60, no_wait = 0, dry_run = 0, c, ec;
+	const char *to = NULL, *verb = argv[0];
+	int timeout_s = 60, no_wait = 0, dry_run = 0, force = 0, c, ec;
 	char path[512];
 	long code;
 	json_t *req, *doc;
@@ -230,19 +235,21 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 		} else if (c == 'T') {
 			timeout_s = atoi(optarg);
 			if (timeout_s <= 0)
-				return failover_usage();
+				return failover_usage(verb);
 		} else if (c == 'n') {
 			no_wait = 1;
 		} else if (c == 'd') {
 			dry_run = 1;
+		} else if (c == 'f') {
+			force = 1;
 		} else {
-			return failover_usage();
+			return failover_usage(verb);
 		}
 	}
 	if (optind != argc - 1)
-		return failover_usage();
-	snprintf(path, sizeof(path), "/v1/clusters/%s/failover", argv[optind]);
-	req = json_pack("{s:s*, s:b}", "to", to, "dry_run", dry_run);
+		return failover_usage(verb);
+	snprintf(path, sizeof(path), "/v1/clusters/%s/%s", argv[optind], verb);
+	req = json_pack("{s:s*, s:b, s:b}", "to", to, "dry_run", dry_run, "force", force);
 	doc = post(socket, path, req, &code, &ec);
 	if (!doc)
 		return ec;
@@ -251,11 +258,11 @@ static int cmd_failover(const char *socket, int argc, char **argv)
 		json_decref(doc);
 		return 0;
 	}
-	printf("failover of %s accepted: %s -> %s (epoch %lld)\n", argv[optind],
+	printf("%s of %s accepted: %s -> %s (epoch %lld)\n", verb, argv[optind],
 	       json_string_value(json_object_get(doc, "from")),
 	       json_string_value(json_object_get(doc, "to")),
 	       (long long)json_integer_value(json_object_get(doc, "epoch")));
-	ec = no_wait ? 0 : wait_failover(socket, argv[optind],
+	ec = no_wait ? 0 : wait_failover(socket, verb, argv[optind],
 					 json_integer_value(json_object_get(doc, "epoch")), timeout_s);
 	json_decref(doc);
 	return ec;
@@ -290,12 +297,43 @@ static int cmd_pause(const char *socket, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_rejoin(const char *socket, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "reason", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+	};
+	const char *reason = NULL;
+	char path[512];
+	long code;
+	int c, ec;
+	json_t *doc;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'r')
+			return usage(stderr, 2);
+		reason = optarg;
+	}
+	if (optind != argc - 2)
+		return usage(stderr, 2);
+	snprintf(path, sizeof(path), "/v1/clusters/%s/rejoin", argv[optind]);
+	doc = post(socket, path, json_pack("{s:s, s:s*}", "node", argv[optind + 1], "reason",
+					   reason), &code, &ec);
+	if (!doc)
+		return ec;
+	printf("%s: %s readmitted as a standby; state %s\n", argv[optind], argv[optind + 1],
+	       or_default(json_string_value(json_object_get(doc, "state")), "?"));
+	json_decref(doc);
+	return 0;
+}
+
 static void print_event(const json_t *e, int as_json)
 {
 	const char *node = json_string_value(json_object_get(e, "node"));
 	const char *from = json_string_value(json_object_get(e, "old_primary"));
 	const char *to = json_string_value(json_object_get(e, "new_primary"));
 	const char *reason = json_string_value(json_object_get(e, "reason"));
+	const char *s_from = json_string_value(json_object_get(e, "from"));
+	const char *s_to = json_string_value(json_object_get(e, "to"));
 
 	if (as_json) {
 		json_dumpf(e, stdout, JSON_COMPACT);
@@ -306,6 +344,8 @@ static void print_event(const json_t *e, int as_json)
 	       or_default(json_string_value(json_object_get(e, "cluster")), "?"),
 	       (long long)json_integer_value(json_object_get(e, "epoch")),
 	       or_default(json_string_value(json_object_get(e, "event")), "?"));
+	if (s_from && s_to)
+		printf(" %s => %s", s_from, s_to);
 	if (node)
 		printf(" node=%s", node);
 	if (from || to)
@@ -368,7 +408,9 @@ static int cmd_events(const char *socket, int argc, char **argv)
 static int usage(FILE *out, int rc)
 {
 	fprintf(out, "usage: vigilctl [-s SOCKET] status [--json]\n"
-		     "       vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--timeout SEC] [--no-wait] [--dry-run]\n"
+		     "       vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]\n"
+		     "       vigilctl [-s SOCKET] switchover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]\n"
+		     "       vigilctl [-s SOCKET] rejoin CLUSTER NODE [--reason TEXT]\n"
 		     "       vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]\n"
 		     "       vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]\n"
 		     "SOCKET defaults to $VIGIL_SOCKET, then " DEFAULT_SOCKET "\n");
@@ -397,8 +439,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[i], "status") == 0 && (argc - i == 1 ||
 	    (argc - i == 2 && strcmp(argv[i + 1], "--json") == 0)))
 		rc = cmd_status(socket, argc - i == 2);
-	else if (strcmp(argv[i], "failover") == 0)
+	else if (strcmp(argv[i], "failover") == 0 || strcmp(argv[i], "switchover") == 0)
 		rc = cmd_failover(socket, argc - i, argv + i);
+	else if (strcmp(argv[i], "rejoin") == 0)
+		rc = cmd_rejoin(socket, argc - i, argv + i);
 	else if (strcmp(argv[i], "pause") == 0 || strcmp(argv[i], "resume") == 0)
 		rc = cmd_pause(socket, argc - i, argv + i);
 	else if (strcmp(argv[i], "events") == 0)

@@ -23,6 +23,14 @@ def assert_primary_in_file(env, primary, standby):
     assert servers.get(s) == ["backup"], f"{standby} not backup in {servers}"
 
 
+def assert_fenced_out(env, primary, fenced):
+    """After a failover the old primary stays out of the upstream until rejoined."""
+    servers = env.upstream_servers()
+    p, f = env.backends[primary].address, env.backends[fenced].address
+    assert p in servers and "backup" not in servers[p], f"{primary} not active in {servers}"
+    assert f not in servers, f"{fenced} should be fenced out of {servers}"
+
+
 def fail_a_over(env):
     """Kill a; return the failover alert once traffic and status show b."""
     env.wait_traffic("a", timeout=5)
@@ -51,12 +59,12 @@ def test_primary_death_fails_over_to_standby(env):
     assert web["primary"] == "b"
     assert web["epoch"] == 1
     roles = {n["name"]: n["role"] for n in web["nodes"]}
-    assert roles == {"a": "standby", "b": "primary"}
+    assert roles == {"a": "fenced", "b": "primary"}
     assert {n["name"]: n["health"] for n in web["nodes"]}["a"] == "down"
     lf = web["last_failover"]
     assert lf["from"] == "a" and lf["to"] == "b" and lf["result"] == "ok" and lf["epoch"] == 1
 
-    assert_primary_in_file(env, "b", "a")
+    assert_fenced_out(env, "b", "a")
 
     calls = wait_for(env.promote_calls, 5, what="the promote hook to run")
     time.sleep(0.5)  # a second, wrong run would show up here
@@ -77,6 +85,16 @@ def test_manual_failover_back_to_recovered_node(env):
     # No automatic fail-back: b stays primary while it is healthy.
     assert env.cluster()["primary"] == "b"
     assert env.traffic() == "b"
+    # Fenced: not a candidate until the operator readmits it.
+    r = env.vigilctl("failover", "web", "--to", "a", timeout=30)
+    assert r.returncode == 1 and "rejoin" in r.stderr, (r.returncode, r.stderr)
+    r = env.vigilctl("rejoin", "web", "a", timeout=30)
+    assert r.returncode == 0, f"vigilctl rejoin: rc {r.returncode}: {r.stderr}"
+    wait_for(lambda: env.node("a")["role"] == "standby", 5, what="a readmitted as standby")
+    wait_for(lambda: env.cluster()["last_render"]["result"] == "ok", 5, what="rejoin render")
+    wait_for(lambda: env.backends["a"].address in env.upstream_servers(), 5,
+             what="a back in the upstream as a backup")
+    assert_primary_in_file(env, "b", "a")
 
     r = env.vigilctl("failover", "web", "--to", "a", timeout=30)
     assert r.returncode == 0, f"vigilctl failover: rc {r.returncode}: {r.stderr}"
@@ -85,7 +103,7 @@ def test_manual_failover_back_to_recovered_node(env):
     assert web["epoch"] == 2
     lf = web["last_failover"]
     assert (lf["from"], lf["to"], lf["result"], lf["epoch"]) == ("b", "a", "ok", 2)
-    assert_primary_in_file(env, "a", "b")
+    assert_fenced_out(env, "a", "b")
     env.wait_traffic("a", timeout=10)
 
     ev = env.hook.wait_event("failover", timeout=5, pred=lambda e: e.get("epoch") == 2)
@@ -96,7 +114,9 @@ def test_manual_failover_back_to_recovered_node(env):
     assert calls[1]["env"].get("VIGIL_NEW_PRIMARY") == "a"
 
 
-def test_failed_check_keeps_upstream_file_and_skips_reload(env):
+def test_failed_check_keeps_upstream_file_and_skips_reload(make_env):
+    # No retries: the FAILED state then holds the cluster for the operator.
+    env = make_env(extra="retries = 0;")
     # Start-up rendering ran check and (normally) reload; let it finish.
     try:
         wait_for(lambda: env.reload_calls() >= 1, 3, what="start-up reload")
@@ -141,7 +161,7 @@ def test_both_down_no_candidate(env):
     web = env.cluster()
     assert web["primary"] == "a"
     assert web["epoch"] == 0
-    assert web["state"] == "down", web["state"]
+    assert web["state"] == "failover_pending", web["state"]
     assert web["last_failover"] is None
     assert env.hook.of("failover") == []
     assert env.promote_calls() == []

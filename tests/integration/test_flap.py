@@ -3,7 +3,8 @@
 A primary that keeps dying must not make vigil bounce traffic back and
 forth: no automatic failover within `cooldown` of the last one (alerted
 once as failover_suppressed), and once `max_failovers` happened within
-`failover_window` the cluster pauses itself (failover_limit).
+`failover_window` the cluster pauses itself (failover_limit).  The tests
+set rejoin_after so that a fenced old primary is readmitted once it is back.
 """
 
 import json
@@ -22,7 +23,7 @@ def journal_times(env, event):
 
 
 def test_no_failover_within_cooldown_then_one_after(make_env):
-    env = make_env(extra='cooldown = "4s"; max_failovers = 5;')
+    env = make_env(extra='cooldown = "4s"; max_failovers = 5; rejoin_after = "100ms";')
     env.backends["a"].kill()
     env.wait_primary("b", timeout=10)
     env.backends["a"].start()
@@ -48,7 +49,8 @@ def test_no_failover_within_cooldown_then_one_after(make_env):
 
 
 def test_max_failovers_pauses_the_cluster(make_env):
-    env = make_env(extra='cooldown = "10ms"; max_failovers = 1; failover_window = "1h";')
+    env = make_env(extra='cooldown = "10ms"; max_failovers = 1; failover_window = "1h"; '
+                         'rejoin_after = "100ms";')
     env.backends["a"].kill()
     env.wait_primary("b", timeout=10)
     env.backends["a"].start()
@@ -75,7 +77,7 @@ def test_max_failovers_pauses_the_cluster(make_env):
 
 
 def test_automatic_failback_after_the_preferred_node_is_back(make_env):
-    env = make_env(extra='cooldown = "100ms"; failback_after = "1500ms";')
+    env = make_env(extra='cooldown = "100ms"; failback_after = "1500ms"; rejoin_after = "100ms";')
     env.backends["a"].kill()
     env.wait_primary("b", timeout=10)
     env.backends["a"].start()

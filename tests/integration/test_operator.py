@@ -86,10 +86,14 @@ def test_failover_dry_run_prints_the_plan_and_changes_nothing(env):
     out = r.stdout
     assert "a -> b would take epoch 1" in out, out
     lines = [ln.strip() for ln in out.splitlines()[1:]]
-    assert lines[0] == "1. journal failover_started"
-    assert lines[1] == f"2. promote on b: {env.path('promote.py')} b"
-    assert lines[2] == "3. journal promoted"
-    assert lines[3] == "4. reroute nginx:web_backend to b"
+    assert lines == [
+        "1. [fencing] journal failover_started",
+        "2. [promoting] journal promote_started",
+        f"3. [promoting] promote on b: {env.path('promote.py')} b",
+        "4. [promoting] journal promoted",
+        "5. [reconfiguring] reroute nginx:web_backend to b",
+        "6. [restoring] journal failover",
+    ], lines
 
     time.sleep(0.5)
     web = env.cluster()

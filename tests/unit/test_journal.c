@@ -1,4 +1,4 @@
-/* tests/unit/test_journal.c — the append-only journal and role recovery. */
+/* tests/unit/test_journal.c — the append-only journal and what it says (journal_roles). */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "monitor/journal.h"
+#include "monitor/journal_roles.h"
 
 static char dir[64];
 static char path[128];
@@ -68,7 +69,7 @@ START_TEST(missing_journal_is_empty)
 	ck_assert_uint_eq(st.records, 0);
 	ck_assert_str_eq(r.primary, "");
 	ck_assert_uint_eq(r.epoch, 0);
-	ck_assert(!r.interrupted);
+	ck_assert_int_eq(r.step, JSTEP_NONE);
 }
 END_TEST
 
@@ -90,7 +91,7 @@ START_TEST(completed_failover_recovers_primary_and_epoch)
 	ck_assert_uint_eq(st.records, 5);
 	ck_assert_str_eq(r.primary, "b");
 	ck_assert_uint_eq(r.epoch, 1);
-	ck_assert(!r.interrupted);
+	ck_assert_int_eq(r.step, JSTEP_NONE);
 }
 END_TEST
 
@@ -105,9 +106,9 @@ START_TEST(started_without_outcome_is_interrupted)
 	append(j, "web", "failover_started", 2, "a");
 	journal_close(j);
 	r = replay(&st);
-	ck_assert(r.interrupted);
-	ck_assert_str_eq(r.interrupted_to, "a");
-	ck_assert_uint_eq(r.interrupted_epoch, 2);
+	ck_assert_int_eq(r.step, JSTEP_STARTED);
+	ck_assert_str_eq(r.fo_to, "a");
+	ck_assert_uint_eq(r.fo_epoch, 2);
 	ck_assert_str_eq(r.primary, "b");
 	ck_assert_uint_eq(r.epoch, 2);
 }
@@ -124,7 +125,7 @@ START_TEST(failed_failover_keeps_old_primary_and_consumes_epoch)
 	append(j, "web", "failover_failed", 1, "b");
 	journal_close(j);
 	r = replay(&st);
-	ck_assert(!r.interrupted);
+	ck_assert_int_eq(r.step, JSTEP_NONE);
 	ck_assert_str_eq(r.primary, "");
 	ck_assert_uint_eq(r.epoch, 1);
 }
@@ -141,25 +142,25 @@ START_TEST(hold_and_pause_survive_until_resumed)
 	append(j, "web", "failover_interrupted", 1, "b");
 	append(j, "web", "paused", 1, NULL);
 	r = replay(&st);
-	ck_assert(r.held);
+	ck_assert(r.failed);
 	ck_assert(r.paused);
-	ck_assert(!r.interrupted);
+	ck_assert_int_eq(r.step, JSTEP_NONE);
 	append(j, "web", "resumed", 1, NULL);
 	r = replay(&st);
-	ck_assert(!r.held);
+	ck_assert(!r.failed);
 	ck_assert(!r.paused);
 	append(j, "web", "failover_started", 2, "b");
 	append(j, "web", "promoted", 2, "b");
 	append(j, "web", "failover_failed", 2, "b");
 	r = replay(&st);
-	ck_assert(r.held);
+	ck_assert(r.failed);
 	ck_assert_str_eq(r.primary, "b");
 	append(j, "web", "failover_started", 3, "a");
 	append(j, "web", "promoted", 3, "a");
 	append(j, "web", "failover", 3, "a");
 	journal_close(j);
 	r = replay(&st);
-	ck_assert(!r.held);
+	ck_assert(!r.failed);
 	ck_assert_str_eq(r.primary, "a");
 }
 END_TEST
@@ -228,6 +229,47 @@ START_TEST(appends_are_one_line_each_and_private)
 }
 END_TEST
 
+START_TEST(steps_fencing_and_history)
+{
+	struct journal_replay st;
+	struct journal_roles r;
+
+	write_raw("{\"ts\":\"2026-11-25T04:00:00.250Z\",\"cluster\":\"web\",\"epoch\":1,"
+		  "\"event\":\"failover_started\",\"old_primary\":\"a\",\"new_primary\":\"b\"}\n");
+	r = replay(&st);
+	ck_assert_int_eq(r.step, JSTEP_STARTED);
+	ck_assert_str_eq(r.fo_from, "a");
+	ck_assert(!r.fo_switchover && !r.fo_manual);
+	ck_assert_uint_eq(r.n_auto, 1);
+	ck_assert_uint_eq(r.auto_wall_ms[0], 1795579200250ULL);
+	write_raw("{\"cluster\":\"web\",\"event\":\"fenced\",\"epoch\":1,\"node\":\"a\"}\n");
+	ck_assert_int_eq(replay(&st).step, JSTEP_FENCED);
+	write_raw("{\"cluster\":\"web\",\"event\":\"promote_started\",\"epoch\":1}\n");
+	ck_assert_int_eq(replay(&st).step, JSTEP_PROMOTE_STARTED);
+	write_raw("{\"cluster\":\"web\",\"event\":\"promoted\",\"epoch\":1,"
+		  "\"old_primary\":\"a\",\"new_primary\":\"b\"}\n");
+	r = replay(&st);
+	ck_assert_int_eq(r.step, JSTEP_PROMOTED);
+	ck_assert(journal_roles_is_out(&r, "a") && !journal_roles_is_out(&r, "b"));
+	write_raw("{\"cluster\":\"web\",\"event\":\"restore_started\",\"epoch\":1}\n");
+	ck_assert_int_eq(replay(&st).step, JSTEP_RESTORE_STARTED);
+	write_raw("{\"cluster\":\"web\",\"event\":\"failover\",\"epoch\":1}\n"
+		  "{\"ts\":\"2026-11-25T04:10:00Z\",\"cluster\":\"web\",\"epoch\":2,"
+		  "\"event\":\"failover_started\",\"old_primary\":\"b\",\"new_primary\":\"c\","
+		  "\"manual\":true,\"switchover\":true}\n");
+	r = replay(&st);
+	ck_assert_int_eq(r.step, JSTEP_STARTED);
+	ck_assert(r.fo_switchover && r.fo_manual);
+	ck_assert_uint_eq(r.n_auto, 1); /* the operator's do not count */
+	ck_assert_uint_eq(r.last_wall_ms, 1795579800000ULL);
+	write_raw("{\"cluster\":\"web\",\"event\":\"rejoined\",\"node\":\"a\"}\n");
+	r = replay(&st);
+	ck_assert(!journal_roles_is_out(&r, "a"));
+	ck_assert_uint_eq(r.n_out, 0);
+	ck_assert_uint_eq(journal_ts_ms("garbage"), 0);
+}
+END_TEST
+
 START_TEST(open_fails_with_context)
 {
 	char err[256];
@@ -253,6 +295,7 @@ int main(void)
 	tcase_add_test(tc, torn_tail_is_tolerated_and_next_append_starts_fresh);
 	tcase_add_test(tc, garbage_lines_are_skipped_and_counted);
 	tcase_add_test(tc, appends_are_one_line_each_and_private);
+	tcase_add_test(tc, steps_fencing_and_history);
 	tcase_add_test(tc, open_fails_with_context);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -26,6 +26,9 @@ static void setup(void)
 	mnodes[0].last = (struct probe_result){ .ok = true, .status = PROBE_OK, .latency_ms = 1.25 };
 	cl.conf = &ccl;
 	cl.nodes = mnodes;
+	cl.state = ST_HEALTHY;
+	for (int i = 0; i < 2; i++)
+		mnodes[i].lag = DECIDE_NO_LAG;
 }
 
 START_TEST(cluster_json_reports_roles_and_health)
@@ -48,20 +51,22 @@ END_TEST
 
 START_TEST(cluster_state_follows_health_and_jobs)
 {
-	json_t *j;
+	json_t *j, *b;
 
-	mnodes[1].health = HEALTH_DOWN;
-	ck_assert_str_eq(cluster_state_name(&cl), "degraded");
-	mnodes[0].health = HEALTH_DOWN;
-	ck_assert_str_eq(cluster_state_name(&cl), "down");
-	mnodes[0].health = HEALTH_UNKNOWN;
-	ck_assert_str_eq(cluster_state_name(&cl), "starting");
-	cl.held = true;
-	ck_assert_str_eq(cluster_state_name(&cl), "failed");
+	cl.state = ST_FAILOVER_PENDING;
+	ck_assert_str_eq(cluster_state_name(&cl), "failover_pending");
+	cl.state = ST_PROMOTING;
+	strcpy(cl.state_reason, "step done");
+	cl.out[1] = true;
+	mnodes[1].lag = 42;
 	cl.fo = (struct mon_failover){ .result = FO_RUNNING, .epoch = 4, .from = 0, .to = 1 };
 	cl.job = &cl.fo;
-	ck_assert_str_eq(cluster_state_name(&cl), "failing_over");
+	ck_assert_str_eq(cluster_state_name(&cl), "promoting");
 	j = status_cluster_json(&cl);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "state_reason")), "step done");
+	b = json_array_get(json_object_get(j, "nodes"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "role")), "fenced");
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "lag")), 42);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "last_failover"),
 							   "result")), "running");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "last_failover"),
