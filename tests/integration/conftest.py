@@ -69,7 +69,8 @@ def render_config(d, nodes, balancers, promote=None, alerts=(), interval="200ms"
     bal_txt = ",\n                  ".join(
         f"{{ type = \"nginx\"; upstream = \"web_backend\"; file = {cfg_str(b['file'])};\n"
         f"                    check = {cfg_list(b['check'])};\n"
-        f"                    reload = {cfg_list(b['reload'])}; standby = {cfg_str(b.get('standby', 'backup'))}; }}"
+        f"                    reload = {cfg_list(b['reload'])}; standby = {cfg_str(b.get('standby', 'backup'))};\n"
+        f"                    {('pid_file = ' + cfg_str(b['pid_file']) + ';') if b.get('pid_file') else ''} }}"
         for b in balancers)
     hooks = (f"hooks = {{ promote = {cfg_list(promote)}; {hooks_extra} }};"
              if promote or hooks_extra else "")
@@ -173,7 +174,8 @@ with open({self.path('promote.calls')!r}, "a") as f:
 
     def balancer_conf(self):
         return {"file": self.lb.upstream_file, "check": [self.path("check.sh")],
-                "reload": [self.path("reload.sh")], "standby": self.standby}
+                "reload": [self.path("reload.sh")], "standby": self.standby,
+                "pid_file": self.lb.pidfile}
 
     def config_text(self, **kw):
         return render_config(self.dir, self.node_list(), [self.balancer_conf()],
