@@ -1,6 +1,6 @@
 /*
  * conf/load_int.h — the loader's own split: conf/load.c reads the file,
- * nodes, probes and cluster policy; conf/load_actions.c reads what a
+ * nodes, probes and cluster policy; conf/load_balancer.c and load_alert.c read what a
  * cluster acts with (balancers, hooks, alerts).  Both report through the
  * getters of conf/load_util.h.
  */

@@ -1,7 +1,7 @@
 /*
- * conf/load_actions.c — what a cluster acts with: its balancers, hooks
- * and alert sinks (see load_int.h).  Same rules as conf/load.c: every
- * problem is reported as FILE:LINE and loading carries on.
+ * conf/load_balancer.c — a cluster's balancers and hooks (see load_int.h).
+ * Same rules as conf/load.c: every problem is reported as FILE:LINE and
+ * loading carries on.
  */
 #include <libconfig.h>
 #include <stdlib.h>
@@ -22,12 +22,10 @@ static const char *const balancer_keys[] = {
 static const char *const hooks_keys[] = {
 	"fence", "promote", "restore", "timeout", "fence_required", NULL,
 };
-static const char *const alert_keys[] = { "type", "url", "retries", "timeout", "backoff", NULL };
 static const char *const balancer_types[] = { [CONF_BALANCER_NGINX] = "nginx", NULL };
 static const char *const standby_modes[] = {
 	[CONF_STANDBY_BACKUP] = "backup", [CONF_STANDBY_OUT] = "out", NULL,
 };
-static const char *const alert_types[] = { [CONF_ALERT_WEBHOOK] = "webhook", NULL };
 
 static void load_balancer(const struct lgrp *g, struct conf_balancer *b)
 {
@@ -76,24 +74,6 @@ void conf_load_hooks(const struct lgrp *cg, struct conf_hooks *h)
 		lu_duration_min(&g, "timeout", h->timeout_ms, 1);
 }
 
-static void load_alert(const struct lgrp *g, struct conf_alert *a)
-{
-	int v;
-
-	a->line = lu_line(g->s);
-	lu_check_keys(g, alert_keys);
-	if (lu_enum(g, "type", alert_types, -1, &v) == 1)
-		a->type = (enum conf_alert_type)v;
-	if (lu_string(g, "url", true, NULL, &a->url) == 1)
-		lu_http_url(g, "url", a->url, true);
-	lu_int(g, "retries", 5, 0, 20, &a->retries);
-	a->timeout_ms = 5000;
-	if (lu_duration(g, "timeout", "5s", &a->timeout_ms) == 1)
-		lu_duration_min(g, "timeout", a->timeout_ms, 1);
-	a->backoff_ms = 500;
-	lu_duration(g, "backoff", "500ms", &a->backoff_ms);
-}
-
 void conf_load_balancers(const struct lgrp *g, struct conf_cluster *c)
 {
 	const config_setting_t *list;
@@ -107,19 +87,4 @@ void conf_load_balancers(const struct lgrp *g, struct conf_cluster *c)
 	for (size_t i = 0; i < n; i++)
 		if (lu_elem(g->lc, list, i, "balancer", &e) == 0)
 			load_balancer(&e, &c->balancers[i]);
-}
-
-void conf_load_alerts(const struct lgrp *g, struct conf_cluster *c)
-{
-	const config_setting_t *list;
-	struct lgrp e;
-	size_t n;
-
-	if (lu_list(g, "alerts", false, 0, &list, &n) != 1 || n == 0 ||
-	    (c->alerts = lu_calloc(g, n, sizeof(*c->alerts))) == NULL)
-		return;
-	c->n_alerts = n;
-	for (size_t i = 0; i < n; i++)
-		if (lu_elem(g->lc, list, i, "alert", &e) == 0)
-			load_alert(&e, &c->alerts[i]);
 }
