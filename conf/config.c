@@ -37,6 +37,9 @@ static void free_balancer(struct conf_balancer *b)
 	free_argv(b->reload);
 	free(b->server_options);
 	free(b->pid_file);
+	free(b->backend);
+	free(b->socket);
+	free(b->state_file);
 }
 
 static void free_cluster(struct conf_cluster *c)
@@ -59,6 +62,8 @@ static void free_cluster(struct conf_cluster *c)
 	free_argv(c->hooks.fence);
 	for (size_t i = 0; i < c->n_alerts; i++)
 		free(c->alerts[i].url);
+		free(c->alerts[i].routing_key);
+		free_argv(c->alerts[i].argv);
 	free(c->alerts);
 }
 

@@ -25,7 +25,7 @@ enum conf_role { CONF_ROLE_PRIMARY, CONF_ROLE_STANDBY };
 
 enum conf_probe_type { CONF_PROBE_TCP, CONF_PROBE_HTTP, CONF_PROBE_EXEC };
 
-enum conf_balancer_type { CONF_BALANCER_NGINX };
+enum conf_balancer_type { CONF_BALANCER_NGINX, CONF_BALANCER_HAPROXY };
 
 /* How the standby appears in a rendered upstream. */
 enum conf_standby_mode {
@@ -33,7 +33,14 @@ enum conf_standby_mode {
 	CONF_STANDBY_OUT,    /* left out entirely */
 };
 
-enum conf_alert_type { CONF_ALERT_WEBHOOK };
+enum conf_alert_type {
+	CONF_ALERT_WEBHOOK,   /* vigil's own JSON */
+	CONF_ALERT_PAGERDUTY, /* Events API v2 */
+	CONF_ALERT_SLACK,     /* incoming webhook */
+	CONF_ALERT_EXEC,      /* a command, argv, event in VIGIL_* */
+};
+
+enum conf_severity { CONF_SEV_INFO, CONF_SEV_WARNING, CONF_SEV_CRITICAL };
 
 enum conf_log_format { CONF_LOG_TEXT, CONF_LOG_JSON };
 
@@ -93,6 +100,16 @@ struct conf_balancer {
 	 * finish the in-flight requests) to exit.  NULL = wait drain_timeout.
 	 */
 	char *pid_file;
+	/*
+	 * haproxy: the backend whose servers (named like the nodes) vigil
+	 * steers.  With socket (the Runtime API: a unix path, or
+	 * "127.0.0.1:9999") the change is made live, no reload; without it vigil
+	 * renders `file` (the backend), runs check and reload like nginx.
+	 */
+	char *backend;
+	char *socket;
+	/* haproxy's server-state-file: written after each change so a reload keeps it. */
+	char *state_file;
 };
 
 struct conf_hooks {
@@ -112,7 +129,14 @@ struct conf_hooks {
 struct conf_alert {
 	enum conf_alert_type type;
 	int line;
-	char *url;           /* secret-bearing: never logged */
+	/*
+	 * Secret-bearing: never logged.  webhook/slack: required (or read from
+	 * url_file by the loader); pagerduty: defaults to the Events API v2 URL.
+	 */
+	char *url;
+	char *routing_key;   /* pagerduty integration key (or from routing_key_file); secret */
+	char **argv;         /* exec: the command */
+	enum conf_severity min_severity; /* default info: every alert */
 	int retries;         /* default 5 */
 	uint64_t timeout_ms; /* per attempt, default 5s */
 	uint64_t backoff_ms; /* first retry delay, doubles each time; default 500ms */
