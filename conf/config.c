@@ -60,10 +60,11 @@ static void free_cluster(struct conf_cluster *c)
 	free_argv(c->hooks.promote);
 	free_argv(c->hooks.restore);
 	free_argv(c->hooks.fence);
-	for (size_t i = 0; i < c->n_alerts; i++)
+	for (size_t i = 0; i < c->n_alerts; i++) {
 		free(c->alerts[i].url);
 		free(c->alerts[i].routing_key);
 		free_argv(c->alerts[i].argv);
+	}
 	free(c->alerts);
 }
 
