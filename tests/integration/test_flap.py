@@ -104,3 +104,22 @@ def test_failback_is_off_by_default(env):
     time.sleep(2.0)
     assert env.cluster()["primary"] == "b"
     assert len(env.promote_calls()) == 1
+
+
+def test_flapping_primary_fails_over_at_most_once_per_cooldown(make_env):
+    env = make_env(extra='cooldown = "3s"; max_failovers = 10; rejoin_after = "100ms";')
+    end = time.time() + 9
+    while time.time() < end:
+        # Whoever is primary now dies for a second, then comes back.
+        victim = env.backends[env.cluster()["primary"]]
+        victim.kill()
+        time.sleep(1.0)
+        victim.start()
+        time.sleep(1.0)
+    starts = journal_times(env, "failover_started")
+    assert 1 <= len(starts) <= 4, starts
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert all(g >= 3.0 - 0.01 for g in gaps), gaps
+    assert len(env.promote_calls()) == len(starts)
+    # The cooldown really held a down primary back at least once.
+    assert journal_times(env, "failover_suppressed"), "the flapping never met the cooldown"
