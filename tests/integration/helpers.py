@@ -248,16 +248,21 @@ class Nginx:
 
 
 class Backend(Nginx):
-    """A backend answering its own name on / and /health."""
+    """A backend answering its own name on / and /health, and slowly on /slow."""
+
+    SLOW_BYTES = 64 * 1024  # /slow takes about 2 s at 32 KiB/s
 
     def __init__(self, prefix, name, port):
         super().__init__(prefix, name, port)
+        with open(os.path.join(prefix, "slow.txt"), "w") as f:
+            f.write((name * self.SLOW_BYTES)[:self.SLOW_BYTES])
         with open(self.conf, "w") as f:
             f.write(_nginx_main(prefix, name))
             f.write(f"""\
     server {{
         listen 127.0.0.1:{port};
         location = /health {{ return 200 "{name}\\n"; }}
+        location = /slow {{ limit_rate 32k; default_type text/plain; alias {prefix}/slow.txt; }}
         location / {{ return 200 "{name}\\n"; }}
     }}
 }}
@@ -286,6 +291,11 @@ class Balancer(Nginx):
             proxy_connect_timeout 1s;
             proxy_read_timeout 2s;
             proxy_send_timeout 2s;
+            # nginx 1.22 with buffering on cuts a response still streaming
+            # from the upstream when a reload retires its worker ("open
+            # socket left in connection"); unbuffered, the old worker
+            # finishes it, which is what a drain waits for.
+            proxy_buffering off;
             proxy_set_header Connection close;
         }}
     }}

@@ -5,14 +5,16 @@ go to the new node; nginx's old workers finish the requests in flight),
 waits for that (the balancer's pid_file), then fences the old primary — here
 the fence hook stops a's nginx at once, cutting anything still in flight —
 promotes and reroutes.  Client threads send requests through nginx the
-whole time; not one may fail.
+whole time, two of them slow 2 s downloads so that a's nginx always has one
+in flight; not one may fail (a cut download is a failure: nginx cannot retry
+it elsewhere once the answer has started).
 """
 
 import json
 import threading
 import time
 
-from helpers import http_get, wait_for
+from helpers import Backend, http_get, wait_for
 
 
 def start_with_fence(make_env):
@@ -29,19 +31,30 @@ def start_with_fence(make_env):
 class Clients:
     """Threads sending GET / through the balancer back to back."""
 
-    def __init__(self, env, n=4):
-        self.url = f"http://127.0.0.1:{env.lb.port}/"
+    def __init__(self, env, n=4, slow=2):
+        self.base = f"http://127.0.0.1:{env.lb.port}"
         self.stop = threading.Event()
-        self.answers, self.failures = [], []
+        self.answers, self.failures, self.slow_done = [], [], 0
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(n)]
+        # These keep a 2 s download in flight on the primary at all times.
+        self.threads += [threading.Thread(target=self.run_slow, daemon=True) for _ in range(slow)]
 
     def run(self):
         while not self.stop.is_set():
-            body = http_get(self.url, timeout=5)  # None: an error or not a 200
+            body = http_get(self.base + "/", timeout=5)  # None: an error or not a 200
             with self.lock:
                 (self.answers if body is not None else self.failures).append(
                     body if body is not None else time.time())
+
+    def run_slow(self):
+        while not self.stop.is_set():
+            body = http_get(self.base + "/slow", timeout=10)
+            with self.lock:
+                if body is not None and len(body) == Backend.SLOW_BYTES:
+                    self.slow_done += 1
+                else:
+                    self.failures.append(("slow", len(body) if body else None, time.time()))
 
     def __enter__(self):
         for t in self.threads:
@@ -62,13 +75,15 @@ def journal_events(env):
 def test_switchover_under_load_loses_no_request(make_env):
     env = start_with_fence(make_env)
     with Clients(env) as clients:
-        wait_for(lambda: len(clients.answers) > 50, 10, what="traffic through nginx")
+        wait_for(lambda: len(clients.answers) > 50 and clients.slow_done >= 2, 10,
+                 what="traffic through nginx")
         r = env.vigilctl("switchover", "web", "--to", "b", timeout=60)
         assert r.returncode == 0, f"switchover: rc {r.returncode}: {r.stderr}"
         assert "switchover of web done" in r.stdout, r.stdout
         n_at_switch = len(clients.answers)
         wait_for(lambda: len(clients.answers) > n_at_switch + 50, 10, what="traffic after")
     assert clients.failures == [], clients.failures[:5]
+    assert clients.slow_done >= 4, "slow downloads must have crossed the switchover"
     bodies = clients.answers
     assert "a" in bodies and bodies[-1] == "b", bodies[-5:]
     assert http_get(f"http://{env.backends['a'].address}/", timeout=2) is None, \
