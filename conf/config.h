@@ -199,6 +199,8 @@ struct config {
 	 */
 	uint64_t tilt_period_ms; /* default 30s */
 	uint64_t tilt_stall_ms;  /* default 2s, at least 100ms */
+	/* Past this size the journal is rotated (journal.jsonl.1); default 64 MiB. */
+	int journal_max_mb;
 	struct conf_cluster *clusters;
 	size_t n_clusters;
 };

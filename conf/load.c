@@ -32,7 +32,8 @@ static const char *const probe_via_vars[] = {
 };
 
 static const char *const top_keys[] = {
-	"state_dir", "control", "log_format", "tilt_period", "tilt_stall", "clusters", NULL,
+	"state_dir", "control", "log_format", "tilt_period", "tilt_stall", "journal_max_mb",
+	"clusters", NULL,
 };
 static const char *const control_keys[] = { "socket", "mode", NULL };
 static const char *const cluster_keys[] = {
@@ -465,6 +466,7 @@ static void load_top(struct lctx *lc, const config_setting_t *root, struct confi
 	lu_duration(&g, "tilt_period", "30s", &cfg->tilt_period_ms);
 	if (lu_duration(&g, "tilt_stall", "2s", &cfg->tilt_stall_ms) == 1)
 		lu_duration_min(&g, "tilt_stall", cfg->tilt_stall_ms, 100);
+	lu_int(&g, "journal_max_mb", 64, 1, 65536, &cfg->journal_max_mb);
 	load_clusters(&g, cfg);
 }
 

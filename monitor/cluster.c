@@ -340,3 +340,25 @@ const char *cluster_state_name(const struct mon_cluster *cl)
 {
 	return fsm_state_name(cl->state);
 }
+
+json_t *cluster_checkpoint(const struct mon_cluster *cl)
+{
+	uint64_t mono = clock_mono_ms(), wall = clock_real_ms();
+	json_t *out = json_array(), *hist = json_array(), *rec;
+	char ts[40];
+
+	clock_iso8601(ts, sizeof(ts));
+	for (size_t i = 0; out && i < cl->conf->n_nodes; i++)
+		if (cl->out[i])
+			json_array_append_new(out, json_string(cl->nodes[i].conf->name));
+	/* Monotonic times do not survive a restart: store them as wall-clock ms. */
+	for (size_t i = 0; hist && i < cl->n_auto; i++)
+		json_array_append_new(hist, json_integer((json_int_t)(wall - (mono - cl->auto_ms[i]))));
+	rec = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:o, s:o, s:I}", "ts", ts,
+			"cluster", cl->conf->name, "epoch", (json_int_t)cl->epoch,
+			"event", "checkpoint", "primary", cl->nodes[cl->primary].conf->name,
+			"paused", cl->state == ST_PAUSED, "failed", cl->state == ST_FAILED,
+			"out", out, "auto_wall_ms", hist, "last_wall_ms",
+			(json_int_t)(cl->last_failover_ms ? wall - (mono - cl->last_failover_ms) : 0));
+	return rec;
+}

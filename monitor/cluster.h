@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "actions/alert.h"
 #include "actions/balancer.h"
 #include "actions/hooks.h"
@@ -175,6 +177,11 @@ const char *cluster_state_name(const struct mon_cluster *cl);
  */
 int cluster_rejoin(struct mon_cluster *cl, const char *node, const char *reason, char *err,
 		   size_t errlen, int *http_status);
+/*
+ * Everything a restart needs, as one journal record ("checkpoint"): the
+ * first records of a rotated journal.  Only taken while no job runs.
+ */
+json_t *cluster_checkpoint(const struct mon_cluster *cl);
 /* rejoin_after: readmit node if it is fenced and has been UP long enough. */
 void cluster_auto_rejoin(struct mon_cluster *cl, size_t node);
 

@@ -29,7 +29,7 @@ struct events_query {
 
 struct events_ctx {
 	const struct events_query *q;
-	unsigned long long seq;
+	uint64_t seq;
 	json_t *ring; /* the last `limit` matching records */
 };
 
@@ -85,7 +85,8 @@ static int collect(void *arg, const json_t *record)
 	const char *cl = json_string_value(json_object_get(record, "cluster"));
 	json_t *copy;
 
-	ctx->seq++;
+	if (!journal_seq_fold(&ctx->seq, record))
+		return 0;
 	if (ctx->seq <= ctx->q->after || (ctx->q->cluster && (!cl || strcmp(cl, ctx->q->cluster))))
 		return 0;
 	copy = json_deep_copy(record);

@@ -147,6 +147,44 @@ static void cluster_node_down(void *arg)
 }
 
 /* Loop stalls and wall-clock jumps, measured between ticks. */
+static bool any_busy(const struct mon_daemon *d);
+
+/*
+ * Past journal_max_mb, start a new journal headed by each cluster's
+ * checkpoint (the old one is kept as journal.jsonl.1).  Never mid-job: the
+ * checkpoint has no place for a failover in flight.
+ */
+static void maybe_rotate(struct mon_daemon *d)
+{
+	uint64_t max = (uint64_t)d->cfg->journal_max_mb << 20, base = journal_seq(d->journal);
+	json_t **head;
+	char err[512], ts[40];
+	size_t n = 0;
+	bool ok = true;
+
+	if (journal_size(d->journal) < max || any_busy(d) || d->pending)
+		return;
+	if (!(head = calloc(d->n_clusters + 1, sizeof(*head))))
+		return;
+	clock_iso8601(ts, sizeof(ts));
+	head[n++] = json_pack("{s:s, s:s, s:s, s:I}", "ts", ts, "cluster", "", "event",
+			      "journal_rotated", "seq_base", (json_int_t)base);
+	for (size_t i = 0; i < d->n_clusters; i++)
+		head[n++] = cluster_checkpoint(d->clusters[i]);
+	snprintf(err, sizeof(err), "cannot build the checkpoints: out of memory");
+	for (size_t i = 0; i < n; i++)
+		ok = ok && head[i] != NULL;
+	if (!ok || journal_rotate(d->journal, head, n, err, sizeof(err)) < 0)
+		vlog(VLOG_ERR, "journal", "rotation failed; going on in the old file", "error", err,
+		     NULL);
+	else
+		vlog(VLOG_NOTICE, "journal", "rotated: the previous records are in journal.jsonl.1",
+		     "file", journal_path(d->journal), NULL);
+	for (size_t i = 0; i < n; i++)
+		json_decref(head[i]);
+	free(head);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct mon_daemon *d = arg;
@@ -169,6 +207,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	d->tick_mono = mono;
 	d->tick_real = real;
+	maybe_rotate(d);
 	evtimer_add(d->tick, &tv);
 }
 
@@ -198,7 +237,7 @@ static struct mon_cluster **build_clusters(struct mon_daemon *d, const struct co
 static bool any_busy(const struct mon_daemon *d)
 {
 	for (size_t i = 0; i < d->n_clusters; i++)
-		if (d->clusters[i]->job)
+		if (d->clusters[i]->job || fsm_state_busy(d->clusters[i]->state))
 			return true;
 	return false;
 }
@@ -207,12 +246,14 @@ struct replay_ctx {
 	struct mon_cluster **clusters;
 	size_t n;
 	struct journal_roles *roles; /* one per cluster */
+	uint64_t seq;
 };
 
 static int replay_record(void *arg, const json_t *record)
 {
 	struct replay_ctx *ctx = arg;
 
+	journal_seq_fold(&ctx->seq, record);
 	for (size_t i = 0; i < ctx->n; i++)
 		journal_roles_fold(&ctx->roles[i], ctx->clusters[i]->conf->name, record);
 	return 0;
@@ -222,7 +263,7 @@ static int replay_record(void *arg, const json_t *record)
 static struct journal_roles *replay_roles(struct mon_daemon *d, struct mon_cluster **cls,
 					  size_t n, char *err, size_t errlen)
 {
-	struct replay_ctx ctx = { cls, n, calloc(n ? n : 1, sizeof(struct journal_roles)) };
+	struct replay_ctx ctx = { cls, n, calloc(n ? n : 1, sizeof(struct journal_roles)), 0 };
 	struct journal_replay stats;
 	char count[24];
 
@@ -234,6 +275,7 @@ static struct journal_roles *replay_roles(struct mon_daemon *d, struct mon_clust
 		free(ctx.roles);
 		return NULL;
 	}
+	journal_set_seq(d->journal, ctx.seq);
 	snprintf(count, sizeof(count), "%zu", stats.records);
 	vlog(VLOG_INFO, "journal", "replayed", "file", journal_path(d->journal), "records", count, NULL);
 	if (stats.torn_tail)

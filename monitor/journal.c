@@ -17,8 +17,26 @@
 struct journal {
 	int fd;
 	char *path;
+	char *dir;
 	bool need_newline; /* the file ends in a torn line: start ours on a fresh one */
+	uint64_t size;     /* bytes in the current file */
+	uint64_t seq;      /* records ever appended (vigilctl events' numbering) */
 };
+
+uint64_t journal_seq(const struct journal *j)
+{
+	return j->seq;
+}
+
+void journal_set_seq(struct journal *j, uint64_t seq)
+{
+	j->seq = seq;
+}
+
+uint64_t journal_size(const struct journal *j)
+{
+	return j->size;
+}
 
 const char *journal_path(const struct journal *j)
 {
@@ -39,7 +57,12 @@ struct journal *journal_open(const char *state_dir, char *err, size_t errlen)
 {
 	struct journal *j = calloc(1, sizeof(*j));
 
-	if (!j || asprintf(&j->path, "%s/%s", state_dir, JOURNAL_FILE) < 0) {
+	struct stat st;
+
+	if (!j || asprintf(&j->path, "%s/%s", state_dir, JOURNAL_FILE) < 0 ||
+	    !(j->dir = strdup(state_dir))) {
+		if (j)
+			free(j->path);
 		free(j);
 		err_set(err, errlen, "open journal: out of memory");
 		return NULL;
@@ -56,6 +79,7 @@ struct journal *journal_open(const char *state_dir, char *err, size_t errlen)
 		return NULL;
 	}
 	j->need_newline = ends_without_newline(j->fd);
+	j->size = fstat(j->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	return j;
 }
 
@@ -66,6 +90,7 @@ void journal_close(struct journal *j)
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j->path);
+	free(j->dir);
 	free(j);
 }
 
@@ -102,6 +127,8 @@ int journal_append(struct journal *j, const json_t *record, bool durable,
 	else {
 		rc = 0;
 		j->need_newline = false;
+		j->size += strlen(line);
+		j->seq++;
 	}
 	free(line);
 	return rc;
@@ -145,4 +172,76 @@ int journal_replay(const char *path, journal_record_fn cb, void *arg,
 	free(line);
 	fclose(f);
 	return 0;
+}
+
+/* The records as JSON lines, in one buffer. */
+static char *lines_of(json_t *const *records, size_t n, size_t *len)
+{
+	char *buf = NULL;
+	FILE *m = open_memstream(&buf, len);
+	bool ok = m != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		char *text = json_dumps(records[i], JSON_COMPACT);
+
+		ok = text && fprintf(m, "%s\n", text) > 0;
+		free(text);
+	}
+	if (m && fclose(m) != 0)
+		ok = false;
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int journal_rotate(struct journal *j, json_t *const *head, size_t n, char *err, size_t errlen)
+{
+	char *old = NULL, *buf;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	if (!(buf = lines_of(head, n, &len)) || asprintf(&old, "%s.1", j->path) < 0) {
+		free(buf);
+		err_set(err, errlen, "rotate %s: out of memory", j->path);
+		return -1;
+	}
+	/*
+	 * Keep the old file as .1 (a hard link: the journal itself never goes
+	 * missing), then replace the journal atomically by one that starts
+	 * with the checkpoints.  A crash anywhere leaves a whole journal.
+	 */
+	if ((unlink(old) < 0 && errno != ENOENT) || link(j->path, old) < 0) {
+		err_set(err, errlen, "rotate %s: keep it as %s: %s", j->path, old, strerror(errno));
+	} else if (fs_write_atomic(j->path, buf, len, 0600, err, errlen) == 0) {
+		fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC);
+		if (fd < 0) {
+			err_set(err, errlen, "reopen %s: %s", j->path, strerror(errno));
+		} else {
+			close(j->fd);
+			j->fd = fd;
+			j->size = len;
+			j->seq += n;
+			j->need_newline = false;
+			rc = 0;
+		}
+	}
+	free(buf);
+	free(old);
+	return rc;
+}
+
+bool journal_seq_fold(uint64_t *seq, const json_t *record)
+{
+	const char *event = json_string_value(json_object_get(record, "event"));
+	json_int_t base;
+
+	if (event && strcmp(event, "journal_rotated") == 0) {
+		base = json_integer_value(json_object_get(record, "seq_base"));
+		*seq = base > 0 ? (uint64_t)base : 0;
+		return false;
+	}
+	(*seq)++;
+	return true;
 }

@@ -33,6 +33,28 @@ void journal_close(struct journal *j);
 int journal_append(struct journal *j, const json_t *record, bool durable,
 		   char *err, size_t errlen);
 const char *journal_path(const struct journal *j);
+/* Bytes in the current file. */
+uint64_t journal_size(const struct journal *j);
+/*
+ * Records ever appended, across rotations: the numbering `vigilctl events`
+ * uses.  The daemon sets it from its replay at start-up (journal_seq_fold).
+ */
+uint64_t journal_seq(const struct journal *j);
+void journal_set_seq(struct journal *j, uint64_t seq);
+/*
+ * Number a replayed record: a "journal_rotated" marker (the first line of
+ * a rotated file) resets the count to its seq_base and returns false (not
+ * an event to show); any other record is numbered ++*seq, returns true.
+ */
+bool journal_seq_fold(uint64_t *seq, const json_t *record);
+/*
+ * Rotation: the current file becomes journal.jsonl.1 (replacing an older
+ * one) and journal.jsonl starts over with the n records of head (each
+ * cluster's checkpoint, so that a replay of the new file alone recovers
+ * everything).  journal.jsonl is whole at every instant.  0 or -1 with err
+ * (then the journal goes on in the old file).
+ */
+int journal_rotate(struct journal *j, json_t *const *head, size_t n, char *err, size_t errlen);
 
 struct journal_replay {
 	size_t records;      /* lines parsed */

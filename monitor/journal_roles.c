@@ -91,6 +91,27 @@ static bool fold_step(struct journal_roles *r, const char *event, const json_t *
 	return true;
 }
 
+/* A checkpoint (the head of a rotated journal) says it all at once. */
+static void fold_checkpoint(struct journal_roles *r, const json_t *rec)
+{
+	const json_t *v;
+	size_t i;
+
+	snprintf(r->primary, sizeof(r->primary), "%s", str(rec, "primary"));
+	r->step = JSTEP_NONE;
+	r->paused = json_is_true(json_object_get(rec, "paused"));
+	r->failed = json_is_true(json_object_get(rec, "failed"));
+	r->n_out = 0;
+	json_array_foreach(json_object_get(rec, "out"), i, v)
+		set_out(r, json_string_value(v) ? json_string_value(v) : "", true);
+	r->n_auto = 0;
+	json_array_foreach(json_object_get(rec, "auto_wall_ms"), i, v)
+		if (r->n_auto < CONF_MAX_FAILOVERS && json_integer_value(v) > 0)
+			r->auto_wall_ms[r->n_auto++] = (uint64_t)json_integer_value(v);
+	v = json_object_get(rec, "last_wall_ms");
+	r->last_wall_ms = json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
 void journal_roles_fold(struct journal_roles *r, const char *cluster, const json_t *rec)
 {
 	const char *event = str(rec, "event");
@@ -100,7 +121,9 @@ void journal_roles_fold(struct journal_roles *r, const char *cluster, const json
 		return;
 	if (epoch > 0 && (uint64_t)epoch > r->epoch)
 		r->epoch = (uint64_t)epoch;
-	if (strcmp(event, "failover_started") == 0)
+	if (strcmp(event, "checkpoint") == 0)
+		fold_checkpoint(r, rec);
+	else if (strcmp(event, "failover_started") == 0)
 		note_start(r, rec, (uint64_t)epoch);
 	else if (fold_step(r, event, rec))
 		return;

@@ -5,6 +5,7 @@ action it announces) and replays it at start-up.
 """
 
 import json
+import os
 import signal
 import time
 
@@ -105,3 +106,39 @@ def test_torn_journal_tail_is_reported_and_tolerated(env):
     wait_for(lambda: env._status_or_none() is not None, 15, what="vigil to answer")
     assert env.cluster()["primary"] == "b"
     assert "last record was torn" in env.log()
+
+
+def test_journal_rotates_and_a_restart_recovers_from_the_checkpoint(make_env):
+    env = make_env(start_vigil=False, top="journal_max_mb = 1;")
+    os.makedirs(env.path("state"), mode=0o700)
+    filler = json.dumps({"ts": "2026-11-25T04:00:00.000Z", "cluster": "other",
+                         "event": "node_up", "node": "x", "reason": "padding" * 20})
+    with open(env.path("state", "journal.jsonl"), "w") as f:
+        for rec in ({"cluster": "web", "event": "failover_started", "epoch": 3,
+                     "old_primary": "a", "new_primary": "b"},
+                    {"cluster": "web", "event": "promoted", "epoch": 3,
+                     "old_primary": "a", "new_primary": "b"},
+                    {"cluster": "web", "event": "failover", "epoch": 3},
+                    {"cluster": "web", "event": "rejoined", "node": "a", "epoch": 3}):
+            f.write(json.dumps(rec) + "\n")
+        n = 0
+        while f.tell() < (1 << 20) + 4096:
+            f.write(filler + "\n")
+            n += 1
+    env.start_daemon()
+    wait_for(lambda: os.path.exists(env.path("state", "journal.jsonl.1")), 5,
+             what="the journal to rotate")
+    assert os.path.getsize(env.path("state", "journal.jsonl")) < 64 * 1024
+    head = journal(env)
+    assert head[0]["event"] == "journal_rotated" and head[0]["seq_base"] >= n + 4
+    cp = [r for r in head if r["event"] == "checkpoint"]
+    assert len(cp) == 1 and cp[0]["primary"] == "b" and cp[0]["epoch"] == 3, cp
+    # vigilctl events numbers on across the rotation.
+    r = env.vigilctl("events", "web", "--json", "-n", "1")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["seq"] > n + 4
+
+    restart_vigil(env)
+    web = env.cluster()
+    assert web["primary"] == "b" and web["epoch"] == 3, web
+    assert env.node("a")["role"] == "standby"

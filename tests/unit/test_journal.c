@@ -270,6 +270,61 @@ START_TEST(steps_fencing_and_history)
 }
 END_TEST
 
+START_TEST(rotation_keeps_the_old_file_and_numbers_on)
+{
+	char err[256], old[160];
+	struct journal *j = journal_open(dir, err, sizeof(err));
+	struct journal_replay st;
+	struct journal_roles r;
+	json_t *head[2];
+	uint64_t seq = 0;
+
+	ck_assert_ptr_nonnull(j);
+	append(j, "web", "failover_started", 1, "b");
+	append(j, "web", "promoted", 1, "b");
+	ck_assert_uint_eq(journal_seq(j), 2);
+	ck_assert_uint_gt(journal_size(j), 50);
+	head[0] = json_pack("{s:s, s:s, s:I}", "cluster", "", "event", "journal_rotated",
+			    "seq_base", (json_int_t)journal_seq(j));
+	head[1] = json_pack("{s:s, s:s, s:i, s:s, s:b, s:b, s:[s], s:[I], s:I}", "cluster", "web",
+			    "event", "checkpoint", "epoch", 1, "primary", "b", "paused", 1,
+			    "failed", 0, "out", "a", "auto_wall_ms", (json_int_t)1795579200000LL,
+			    "last_wall_ms", (json_int_t)1795579200000LL);
+	ck_assert_int_eq(journal_rotate(j, head, 2, err, sizeof(err)), 0);
+	json_decref(head[0]);
+	json_decref(head[1]);
+	append(j, "web", "node_up", 1, NULL);
+	ck_assert_uint_eq(journal_seq(j), 5);
+	journal_close(j);
+	/* The new file alone says everything. */
+	r = replay(&st);
+	ck_assert_uint_eq(st.records, 3);
+	ck_assert_str_eq(r.primary, "b");
+	ck_assert_uint_eq(r.epoch, 1);
+	ck_assert(r.paused && !r.failed);
+	ck_assert(journal_roles_is_out(&r, "a"));
+	ck_assert_uint_eq(r.n_auto, 1);
+	ck_assert_uint_eq(r.last_wall_ms, 1795579200000ULL);
+	/* The old one is kept whole as .1. */
+	snprintf(old, sizeof(old), "%s.1", path);
+	ck_assert_int_eq(access(old, R_OK), 0);
+	/* Numbering goes on across the rotation: the marker resets to its base. */
+	{
+		json_t *marker = json_pack("{s:s, s:I}", "event", "journal_rotated", "seq_base",
+					   (json_int_t)2);
+		json_t *rec = json_pack("{s:s}", "event", "node_up");
+
+		ck_assert(!journal_seq_fold(&seq, marker));
+		ck_assert_uint_eq(seq, 2);
+		ck_assert(journal_seq_fold(&seq, rec));
+		ck_assert_uint_eq(seq, 3);
+		json_decref(marker);
+		json_decref(rec);
+	}
+	unlink(old);
+}
+END_TEST
+
 START_TEST(open_fails_with_context)
 {
 	char err[256];
@@ -296,6 +351,7 @@ int main(void)
 	tcase_add_test(tc, garbage_lines_are_skipped_and_counted);
 	tcase_add_test(tc, appends_are_one_line_each_and_private);
 	tcase_add_test(tc, steps_fencing_and_history);
+	tcase_add_test(tc, rotation_keeps_the_old_file_and_numbers_on);
 	tcase_add_test(tc, open_fails_with_context);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
