@@ -1,26 +1,32 @@
 /*
- * actions/alert.c — webhook alerts.
+ * actions/alert.c — the alerter: per-sink queues, retries, transports.
  *
  * Each sink has its own FIFO of deliveries and sends one at a time, so a
  * slow or dead sink only ever delays itself and alerts reach a sink in the
  * order they happened.  A delivery is retried with exponential backoff up
- * to the sink's `retries`, then given up.  The queue is bounded: when a sink
- * falls behind, the oldest waiting alert is dropped (and logged), because
- * the newest state is the one an operator needs.
+ * to the sink's `retries`, then given up; one the receiver rejects outright
+ * is not retried.  The queue is bounded: when a sink falls behind, the
+ * oldest waiting alert is dropped (and logged), because the newest state
+ * is the one an operator needs.
+ *
+ * What goes out is the format's business (alert_int.h): the alerter only
+ * POSTs a body through the curl loop or runs a command through the child
+ * runner, and asks the format what the answer means.
  *
  * Nothing here ever runs the loop: alerter_send only queues and arms a
- * zero-delay timer; every transfer goes through the shared curl loop.
+ * zero-delay timer.
  */
 #include "actions/alert.h"
 
 #include <event2/event.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions/alert_int.h"
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/curl_loop.h"
 #include "common/log.h"
@@ -28,10 +34,11 @@
 #define ALERT_QUEUE_MAX 256
 /* Doubling stops here so a long retry chain cannot overflow or sleep for days. */
 #define ALERT_BACKOFF_MAX_MS (10u * 60u * 1000u)
+#define ALERT_EXCERPT 200
 
 struct delivery {
 	struct delivery *next;
-	char *body;
+	struct alert_req req;
 	char *cluster; /* for logs */
 	char *event;
 	int attempts;  /* made so far */
@@ -40,99 +47,96 @@ struct delivery {
 enum sink_state {
 	SINK_IDLE,    /* nothing queued */
 	SINK_WAITING, /* timer armed: next attempt (now, or after backoff) */
-	SINK_SENDING, /* transfer in flight */
+	SINK_SENDING, /* transfer or command in flight */
 };
 
 struct sink {
 	struct alerter *owner;
+	const struct alert_format *fmt;
 	char index[24]; /* sinks are named by index in logs: the URL may be secret */
 	char *url;
+	char *routing_key;
+	char **argv;
+	enum conf_severity min;
 	int retries;
 	uint64_t timeout_ms;
 	uint64_t backoff_ms;
+	/* Something was sent since the last "resolved"; incident = its epoch. */
+	bool open;
+	uint64_t incident;
 	struct delivery *head, *tail;
 	size_t queued; /* including the one in flight */
 	enum sink_state state;
 	struct event *timer;
 	CURL *easy;
+	struct child *child;
 	struct curl_slist *headers;
 };
 
 struct alerter {
 	struct event_base *base;
 	struct curl_loop *curl;
+	struct child_runner *children;
 	struct sink *sinks;
 	size_t n_sinks;
 };
 
-/*
- * A JSON string for s, or null.  Reasons can quote probe output, which is
- * not always UTF-8; jansson refuses such text, and losing the whole alert
- * over one byte would be worse than showing it as '?'.
- */
-static json_t *str_or_null(const char *s)
-{
-	json_t *j;
-	char *copy;
+static const struct alert_format *const formats[] = {
+	[CONF_ALERT_WEBHOOK] = &alert_fmt_webhook,
+	[CONF_ALERT_PAGERDUTY] = &alert_fmt_pagerduty,
+	[CONF_ALERT_SLACK] = &alert_fmt_slack,
+	[CONF_ALERT_EXEC] = &alert_fmt_exec,
+};
 
-	if (!s)
-		return json_null();
-	j = json_string(s);
-	if (j)
-		return j;
-	copy = strdup(s);
-	if (!copy)
-		return NULL;
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
+bool alert_is_resolved(const struct alert_event *ev)
+{
+	return ev->event && strcmp(ev->event, ALERT_RESOLVED) == 0;
 }
 
-char *alert_payload(const struct alert_event *ev)
+enum conf_severity alert_severity(const char *name)
 {
-	char ts[40];
-	json_t *o = json_object();
-	char *s;
-	int bad = 0;
+	if (name && strcmp(name, "info") == 0)
+		return CONF_SEV_INFO;
+	if (name && strcmp(name, "warning") == 0)
+		return CONF_SEV_WARNING;
+	return CONF_SEV_CRITICAL;
+}
 
-	if (!o)
-		return NULL;
-	clock_iso8601(ts, sizeof(ts));
-	bad |= json_object_set_new(o, "cluster", str_or_null(ev->cluster));
-	bad |= json_object_set_new(o, "event", str_or_null(ev->event));
-	bad |= json_object_set_new(o, "severity", str_or_null(ev->severity));
-	bad |= json_object_set_new(o, "old_primary", str_or_null(ev->old_primary));
-	bad |= json_object_set_new(o, "new_primary", str_or_null(ev->new_primary));
-	bad |= json_object_set_new(o, "node", str_or_null(ev->node));
-	bad |= json_object_set_new(o, "reason", str_or_null(ev->reason));
-	bad |= json_object_set_new(o, "epoch", json_integer((json_int_t)ev->epoch));
-	bad |= json_object_set_new(o, "timestamp", json_string(ts));
-	s = bad ? NULL : json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
+static void argv_free(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static void req_free(struct alert_req *req)
+{
+	free(req->body);
+	argv_free(req->env);
+	req->body = NULL;
+	req->env = NULL;
 }
 
 static void delivery_free(struct delivery *d)
 {
 	if (!d)
 		return;
-	free(d->body);
+	req_free(&d->req);
 	free(d->cluster);
 	free(d->event);
 	free(d);
 }
 
+/* One outcome line: K2 may be NULL (it ends the fields there). */
 static void log_delivery(enum vlog_level lvl, const struct sink *s, const struct delivery *d,
-			 const char *msg, const char *k1, const char *v1)
+			 const char *msg, const char *k1, const char *v1,
+			 const char *k2, const char *v2)
 {
 	char attempts[16];
 
 	snprintf(attempts, sizeof(attempts), "%d", d->attempts);
 	vlog(lvl, "alert", msg, "cluster", d->cluster, "event", d->event, "sink", s->index,
-	     "attempts", attempts, k1, v1, NULL);
+	     "type", s->fmt->name, "attempts", attempts, k1, v1, k2, v2, NULL);
 }
 
 static struct delivery *sink_pop(struct sink *s)
@@ -159,67 +163,41 @@ static void sink_arm(struct sink *s, uint64_t delay_ms)
 	}
 }
 
-static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *arg)
+static uint64_t retry_delay(const struct sink *s, int attempts)
 {
-	(void)ptr;
-	(void)arg;
-	return size * nmemb;
+	uint64_t delay = s->backoff_ms;
+
+	for (int i = 1; i < attempts && delay < ALERT_BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	return delay > ALERT_BACKOFF_MAX_MS ? ALERT_BACKOFF_MAX_MS : delay;
 }
 
-/* A configured easy handle for the head delivery, or NULL. */
-static CURL *sink_easy(struct sink *s)
-{
-	CURL *e = curl_easy_init();
-	int bad = 0;
-
-	if (!e)
-		return NULL;
-	bad |= curl_easy_setopt(e, CURLOPT_URL, s->url) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->head->body) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(s->head->body)) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "vigil") != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body) != CURLE_OK;
-#if LIBCURL_VERSION_NUM >= 0x075500
-	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
-#else
-	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-				(long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK;
-#endif
-	if (bad) {
-		curl_easy_cleanup(e);
-		return NULL;
-	}
-	return e;
-}
-
-/* The head's attempt ended: done, retry later, or give up. */
-static void attempt_over(struct sink *s, bool ok, const char *key, const char *value)
+/* The head's attempt ended: done, retry later, or give up.  OUTPUT may be NULL. */
+static void attempt_over(struct sink *s, enum alert_verdict v, const char *key,
+			 const char *value, const char *output)
 {
 	struct delivery *d = s->head;
-	uint64_t delay;
+	const char *k2 = output && output[0] ? "output" : NULL;
 	char delay_s[24];
 
 	d->attempts++;
-	if (ok) {
-		log_delivery(VLOG_INFO, s, d, "alert delivered", key, value);
+	if (v == ALERT_OK) {
+		log_delivery(VLOG_INFO, s, d, "alert delivered", key, value, NULL, NULL);
+	} else if (v == ALERT_REJECTED) {
+		log_delivery(VLOG_ERR, s, d, "alert rejected by the receiver; not retried",
+			     key, value, NULL, NULL);
 	} else if (d->attempts <= s->retries) {
-		delay = s->backoff_ms;
-		for (int i = 1; i < d->attempts && delay < ALERT_BACKOFF_MAX_MS; i++)
-			delay *= 2;
-		if (delay > ALERT_BACKOFF_MAX_MS)
-			delay = ALERT_BACKOFF_MAX_MS;
+		uint64_t delay = retry_delay(s, d->attempts);
+
 		snprintf(delay_s, sizeof(delay_s), "%" PRIu64 "ms", delay);
-		log_delivery(VLOG_WARNING, s, d, "alert delivery failed; will retry", key, value);
+		log_delivery(VLOG_WARNING, s, d, "alert delivery failed; will retry", key, value,
+			     k2, output);
 		vlog(VLOG_DEBUG, "alert", "retry scheduled", "sink", s->index, "delay", delay_s, NULL);
 		sink_arm(s, delay);
 		return;
 	} else {
-		log_delivery(VLOG_ERR, s, d, "alert delivery failed; giving up", key, value);
+		log_delivery(VLOG_ERR, s, d, "alert delivery failed; giving up", key, value,
+			     k2, output);
 	}
 	delivery_free(sink_pop(s));
 	if (s->head)
@@ -241,11 +219,52 @@ static void transfer_done(void *arg, CURL *easy, CURLcode result)
 	s->easy = NULL;
 	if (result != CURLE_OK) {
 		/* curl_easy_strerror never names the URL, unlike the error buffer. */
-		attempt_over(s, false, "error", curl_easy_strerror(result));
+		attempt_over(s, ALERT_RETRY, "error", curl_easy_strerror(result), NULL);
 		return;
 	}
 	snprintf(status_s, sizeof(status_s), "%ld", status);
-	attempt_over(s, status >= 200 && status <= 299, "status", status_s);
+	attempt_over(s, s->fmt->judge(status), "status", status_s, NULL);
+}
+
+static void http_start(struct sink *s)
+{
+	s->easy = alert_http_easy(s->url, s->head->req.body, s->headers, s->timeout_ms);
+	if (!s->easy) {
+		attempt_over(s, ALERT_RETRY, "error", "cannot set up transfer", NULL);
+		return;
+	}
+	if (curl_loop_add(s->owner->curl, s->easy, transfer_done, s) < 0) {
+		curl_easy_cleanup(s->easy);
+		s->easy = NULL;
+		attempt_over(s, ALERT_RETRY, "error", "cannot start transfer", NULL);
+		return;
+	}
+	s->state = SINK_SENDING;
+}
+
+static void exec_done(void *arg, const struct child_result *res)
+{
+	struct sink *s = arg;
+	bool ok = res->exited && res->exit_code == 0;
+	char desc[128], out[ALERT_EXCERPT];
+
+	s->child = NULL;
+	child_result_describe(res, desc, sizeof(desc));
+	child_output_excerpt(res->output, out, sizeof(out));
+	attempt_over(s, ok ? ALERT_OK : ALERT_RETRY, "result", desc, ok ? NULL : out);
+}
+
+static void exec_start(struct sink *s)
+{
+	char e[256];
+
+	s->child = child_spawn(s->owner->children, s->argv, s->head->req.env, s->timeout_ms,
+			       exec_done, s, e, sizeof(e));
+	if (!s->child) {
+		attempt_over(s, ALERT_RETRY, "error", e, NULL);
+		return;
+	}
+	s->state = SINK_SENDING;
 }
 
 static void sink_timer(evutil_socket_t fd, short what, void *arg)
@@ -258,18 +277,10 @@ static void sink_timer(evutil_socket_t fd, short what, void *arg)
 		s->state = SINK_IDLE;
 		return;
 	}
-	s->easy = sink_easy(s);
-	if (!s->easy) {
-		attempt_over(s, false, "error", "cannot set up transfer");
-		return;
-	}
-	if (curl_loop_add(s->owner->curl, s->easy, transfer_done, s) < 0) {
-		curl_easy_cleanup(s->easy);
-		s->easy = NULL;
-		attempt_over(s, false, "error", "cannot start transfer");
-		return;
-	}
-	s->state = SINK_SENDING;
+	if (s->fmt->exec)
+		exec_start(s);
+	else
+		http_start(s);
 }
 
 /* Drop the oldest delivery that is not the one being sent right now. */
@@ -289,20 +300,24 @@ static void sink_drop_oldest(struct sink *s)
 		s->tail = prev;
 	s->queued--;
 	snprintf(limit, sizeof(limit), "%d", ALERT_QUEUE_MAX);
-	log_delivery(VLOG_WARNING, s, d, "alert queue full; oldest alert dropped", "limit", limit);
+	log_delivery(VLOG_WARNING, s, d, "alert queue full; oldest alert dropped", "limit", limit,
+		     NULL, NULL);
 	delivery_free(d);
 }
 
-static void sink_enqueue(struct sink *s, const struct alert_event *ev, const char *body)
+/* Queue REQ (taken over, freed on failure) for ev. */
+static void sink_enqueue(struct sink *s, const struct alert_event *ev, struct alert_req *req)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
 
 	if (d) {
-		d->body = strdup(body);
+		d->req = *req;
 		d->cluster = strdup(ev->cluster ? ev->cluster : "");
 		d->event = strdup(ev->event ? ev->event : "");
+	} else {
+		req_free(req);
 	}
-	if (!d || !d->body || !d->cluster || !d->event) {
+	if (!d || !d->cluster || !d->event) {
 		vlog(VLOG_ERR, "alert", "alert dropped: out of memory", "cluster", ev->cluster,
 		     "event", ev->event, "sink", s->index, NULL);
 		delivery_free(d);
@@ -320,18 +335,53 @@ static void sink_enqueue(struct sink *s, const struct alert_event *ev, const cha
 		sink_arm(s, 0);
 }
 
+/*
+ * Whether s sends ev, and the epoch of the incident ev belongs to.  The
+ * first event a sink is sent opens an incident and names it; "resolved"
+ * closes it, and goes wherever something was sent, so that nobody who was
+ * told of trouble misses its end.
+ */
+static bool sink_wants(struct sink *s, const struct alert_event *ev, uint64_t *incident)
+{
+	bool high = alert_severity(ev->severity) >= s->min;
+
+	if (alert_is_resolved(ev)) {
+		bool send = high || s->open || s->fmt->resolve_always;
+
+		*incident = s->open ? s->incident : ev->epoch;
+		s->open = false;
+		return send;
+	}
+	if (!high)
+		return false;
+	if (!s->open) {
+		s->open = true;
+		s->incident = ev->epoch;
+	}
+	*incident = s->incident;
+	return true;
+}
+
 void alerter_send(struct alerter *a, const struct alert_event *ev)
 {
-	char *body = alert_payload(ev);
+	for (size_t i = 0; i < a->n_sinks; i++) {
+		struct sink *s = &a->sinks[i];
+		struct alert_ctx c = { .routing_key = s->routing_key };
+		struct alert_req req = { 0 };
 
-	if (!body) {
-		vlog(VLOG_ERR, "alert", "alert dropped: cannot build payload",
-		     "cluster", ev->cluster, "event", ev->event, NULL);
-		return;
+		if (!sink_wants(s, ev, &c.incident)) {
+			vlog(VLOG_DEBUG, "alert", "below the sink's min_severity; not sent",
+			     "cluster", ev->cluster, "event", ev->event, "sink", s->index, NULL);
+			continue;
+		}
+		if (s->fmt->build(&c, ev, &req) < 0) {
+			req_free(&req);
+			vlog(VLOG_ERR, "alert", "alert dropped: cannot build request", "cluster",
+			     ev->cluster, "event", ev->event, "sink", s->index, NULL);
+			continue;
+		}
+		sink_enqueue(s, ev, &req);
 	}
-	for (size_t i = 0; i < a->n_sinks; i++)
-		sink_enqueue(&a->sinks[i], ev, body);
-	free(body);
 }
 
 size_t alerter_pending(const struct alerter *a)
@@ -343,22 +393,70 @@ size_t alerter_pending(const struct alerter *a)
 	return n;
 }
 
+static char **argv_dup(char *const *argv)
+{
+	size_t n = 0;
+	char **copy;
+
+	while (argv[n])
+		n++;
+	copy = calloc(n + 1, sizeof(*copy));
+	for (size_t i = 0; copy && i < n; i++) {
+		if ((copy[i] = strdup(argv[i])) == NULL) {
+			argv_free(copy);
+			return NULL;
+		}
+	}
+	return copy;
+}
+
+/* What the sink needs from conf; a message naming only the sink's index and type. */
+static const char *sink_missing(const struct alerter *a, const struct conf_alert *conf,
+				const struct alert_format *fmt)
+{
+	if (fmt->exec && (!conf->argv || !conf->argv[0]))
+		return "no command";
+	if (fmt->exec && !a->children)
+		return "no child runner to run its command";
+	if (!fmt->exec && !conf->url)
+		return "no url";
+	if (fmt == &alert_fmt_pagerduty && !conf->routing_key)
+		return "no routing key";
+	return NULL;
+}
+
 static int sink_init(struct alerter *a, struct sink *s, size_t index,
 		     const struct conf_alert *conf, char *err, size_t errlen)
 {
+	const char *missing;
+	bool oom = false;
+
 	s->owner = a;
 	snprintf(s->index, sizeof(s->index), "%zu", index);
-	if (conf->type != CONF_ALERT_WEBHOOK || !conf->url) {
-		snprintf(err, errlen, "alert sink %zu: not a webhook with a url", index);
+	if ((size_t)conf->type >= sizeof(formats) / sizeof(formats[0]) || !formats[conf->type]) {
+		snprintf(err, errlen, "alert sink %zu: unknown type %d", index, (int)conf->type);
 		return -1;
 	}
+	s->fmt = formats[conf->type];
+	if ((missing = sink_missing(a, conf, s->fmt)) != NULL) {
+		snprintf(err, errlen, "alert sink %zu (%s): %s", index, s->fmt->name, missing);
+		return -1;
+	}
+	s->min = conf->min_severity;
 	s->retries = conf->retries < 0 ? 0 : conf->retries;
 	s->timeout_ms = conf->timeout_ms;
 	s->backoff_ms = conf->backoff_ms;
-	s->url = strdup(conf->url);
-	s->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	if (s->fmt->exec) {
+		oom |= (s->argv = argv_dup(conf->argv)) == NULL;
+	} else {
+		oom |= (s->url = strdup(conf->url)) == NULL;
+		s->headers = curl_slist_append(NULL, "Content-Type: application/json");
+		oom |= s->headers == NULL;
+	}
+	if (conf->routing_key)
+		oom |= (s->routing_key = strdup(conf->routing_key)) == NULL;
 	s->timer = evtimer_new(a->base, sink_timer, s);
-	if (!s->url || !s->headers || !s->timer) {
+	if (oom || !s->timer) {
 		snprintf(err, errlen, "alert sink %zu: out of memory", index);
 		return -1;
 	}
@@ -366,6 +464,7 @@ static int sink_init(struct alerter *a, struct sink *s, size_t index,
 }
 
 struct alerter *alerter_new(struct event_base *base, struct curl_loop *curl,
+			    struct child_runner *children,
 			    const struct conf_alert *alerts, size_t n_alerts,
 			    char *err, size_t errlen)
 {
@@ -377,6 +476,7 @@ struct alerter *alerter_new(struct event_base *base, struct curl_loop *curl,
 	}
 	a->base = base;
 	a->curl = curl;
+	a->children = children;
 	if (n_alerts > 0) {
 		a->sinks = calloc(n_alerts, sizeof(*a->sinks));
 		if (!a->sinks) {
@@ -395,23 +495,65 @@ struct alerter *alerter_new(struct event_base *base, struct curl_loop *curl,
 	return a;
 }
 
+static bool str_same(const char *x, const char *y)
+{
+	return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+/* Same type, same destination: the same sink across a reload. */
+static bool sink_same(const struct sink *x, const struct sink *y)
+{
+	size_t i = 0;
+
+	if (x->fmt != y->fmt || !str_same(x->url, y->url) ||
+	    !str_same(x->routing_key, y->routing_key))
+		return false;
+	if (!x->argv || !y->argv)
+		return x->argv == y->argv;
+	for (; x->argv[i] && y->argv[i]; i++)
+		if (strcmp(x->argv[i], y->argv[i]) != 0)
+			return false;
+	return x->argv[i] == y->argv[i];
+}
+
+void alerter_inherit(struct alerter *a, const struct alerter *old)
+{
+	for (size_t i = 0; a && old && i < a->n_sinks; i++) {
+		for (size_t j = 0; j < old->n_sinks; j++) {
+			if (sink_same(&a->sinks[i], &old->sinks[j])) {
+				a->sinks[i].open = old->sinks[j].open;
+				a->sinks[i].incident = old->sinks[j].incident;
+				break;
+			}
+		}
+	}
+}
+
 static void sink_fini(struct sink *s)
 {
+	bool in_flight = s->easy || s->child; /* the head's attempt */
+
 	if (s->easy) {
 		curl_loop_remove(s->owner->curl, s->easy);
 		curl_easy_cleanup(s->easy);
 	}
+	if (s->child)
+		child_cancel(s->child);
 	while (s->head) {
 		struct delivery *d = sink_pop(s);
 
 		log_delivery(VLOG_WARNING, s, d, "alert dropped at shutdown", "state",
-			     d->attempts ? "retrying" : "queued");
+			     in_flight ? "in flight" : d->attempts ? "retrying" : "queued",
+			     NULL, NULL);
+		in_flight = false;
 		delivery_free(d);
 	}
 	if (s->timer)
 		event_free(s->timer);
 	curl_slist_free_all(s->headers);
 	free(s->url);
+	free(s->routing_key);
+	argv_free(s->argv);
 }
 
 void alerter_free(struct alerter *a)

@@ -159,7 +159,7 @@ static int cluster_init_actions(struct mon_cluster *cl, char *err, size_t errlen
 		if (!cl->balancers[i])
 			return -1;
 	}
-	cl->alerter = alerter_new(cl->env.base, cl->env.curl, cl->conf->alerts,
+	cl->alerter = alerter_new(cl->env.base, cl->env.curl, cl->env.children, cl->conf->alerts,
 				  cl->conf->n_alerts, err, errlen);
 	return cl->alerter ? 0 : -1;
 }
@@ -250,6 +250,9 @@ void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
 	memcpy(cl->state_since, old->state_since, sizeof(cl->state_since));
 	memcpy(cl->state_reason, old->state_reason, sizeof(cl->state_reason));
 	cl->alerted_hold = old->alerted_hold;
+	cl->incident = old->incident;
+	cl->incident_epoch = old->incident_epoch;
+	alerter_inherit(cl->alerter, old->alerter);
 	cl->retries_done = old->retries_done;
 	cl->last_failover_ms = old->last_failover_ms;
 	cl->n_auto = old->n_auto;

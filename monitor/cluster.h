@@ -116,6 +116,8 @@ struct mon_cluster {
 	char state_reason[160];
 	bool out[CONF_MAX_NODES];      /* fenced: out of every balancer until rejoined */
 	const char *alerted_hold;      /* one alert per reason per primary-down episode */
+	bool incident;                 /* someone was paged and it is not resolved yet */
+	uint64_t incident_epoch;
 	struct event *retry_timer;     /* FAILED: the next retry */
 	int retries_done;
 	uint64_t last_failover_ms;     /* monotonic start of the last failover, 0 = none */

@@ -36,6 +36,7 @@ static const struct event_kind {
 	{ "failover_resumed", "critical", true },
 	{ "retry", "warning", true },
 	{ "rejoined", "info", true },
+	{ "resolved", "info", false },
 	{ "failover_failed", "critical", true },
 	{ "failover_interrupted", "critical", true },
 	{ "reroute_failed", "critical", true },
@@ -130,6 +131,11 @@ int mon_event(struct mon_cluster *cl, enum vlog_level lvl, const struct mon_even
 
 	log_event(cl, lvl, ev);
 	rc = journal_event(cl, ev, kind->durable);
+	/* Anyone paged opens an incident; "resolved" closes it (machine.c). */
+	if (severity && strcmp(severity, "info") != 0 && !cl->incident) {
+		cl->incident = true;
+		cl->incident_epoch = event_epoch(cl, ev);
+	}
 	if (severity && cl->alerter) {
 		struct alert_event a = {
 			.cluster = cl->conf->name, .event = ev->event, .severity = severity,

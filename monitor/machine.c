@@ -35,6 +35,22 @@ static enum fsm_state settle(const struct mon_cluster *cl)
 	return fsm_settle(decide(&in).event, tilted(cl), false);
 }
 
+/*
+ * Healthy again (a primary serving, a standby ready) after someone was
+ * paged: close the incident (PagerDuty resolves its dedup_key).
+ */
+static void resolve_incident(struct mon_cluster *cl)
+{
+	struct mon_event_info ev = {
+		.event = "resolved", .new_primary = cl->nodes[cl->primary].conf->name,
+		.reason = "primary up, a standby can take over again",
+		.epoch = cl->incident_epoch,
+	};
+
+	cl->incident = false;
+	mon_event(cl, VLOG_NOTICE, &ev);
+}
+
 static void transition(struct mon_cluster *cl, enum fsm_state to, enum fsm_event ev,
 		       const char *reason)
 {
@@ -49,6 +65,8 @@ static void transition(struct mon_cluster *cl, enum fsm_state to, enum fsm_event
 	clock_iso8601(cl->state_since, sizeof(cl->state_since));
 	snprintf(cl->state_reason, sizeof(cl->state_reason), "%s", reason ? reason : "");
 	mon_event(cl, lvl, &info);
+	if (to == ST_HEALTHY && cl->incident)
+		resolve_incident(cl);
 }
 
 void machine_retry_arm(struct mon_cluster *cl)

@@ -2,130 +2,28 @@
  * tests/unit/test_alert.c — webhook alerts against a real HTTP receiver
  * (evhttp on the same loop, 127.0.0.1, a free port): what arrives, retry
  * with backoff, giving up, the queue bound, and that a dead sink delays
- * neither the caller nor the other sinks.
+ * neither the caller nor the other sinks.  The other sink types:
+ * test_alert_sinks.c.
  */
 #include <check.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "actions/alert.h"
 #include "common/clock.h"
 #include "common/curl_loop.h"
+#include "tests/unit/alert_fixture.h"
 
-#define MAX_REQS 16
-
-struct receiver {
-	struct evhttp *http;
-	int port;
-	int count;
-	int script[MAX_REQS]; /* status per request; 0 = 200; -1 = never answer */
-	char *bodies[MAX_REQS];
-	char uri[256];
-	char method[16];
-	char content_type[64];
-};
-
-static struct event_base *base;
-static struct curl_loop *curl;
-static struct event *tick;
-static struct receiver rx;
+#define MAX_REQS RX_MAX_REQS
 
 static const struct alert_event failover = {
 	.cluster = "web", .event = "failover", .severity = "critical", .node = "a",
 	.old_primary = "a", .new_primary = "b", .reason = "odown 3/3", .epoch = 3,
 };
-
-static void on_request(struct evhttp_request *req, void *arg)
-{
-	struct receiver *r = arg;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-	int i = r->count++, status = i < MAX_REQS ? r->script[i] : 200;
-
-	if (i < MAX_REQS) {
-		r->bodies[i] = calloc(1, len + 1);
-		ck_assert_ptr_nonnull(r->bodies[i]);
-		evbuffer_copyout(in, r->bodies[i], len);
-	}
-	snprintf(r->uri, sizeof(r->uri), "%s", evhttp_request_get_uri(req));
-	snprintf(r->method, sizeof(r->method), "%s",
-		 evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "other");
-	snprintf(r->content_type, sizeof(r->content_type), "%s", ct ? ct : "");
-	if (status < 0)
-		return;
-	evhttp_send_reply(req, status ? status : 200, "whatever", NULL);
-}
-
-static void receiver_start(struct receiver *r)
-{
-	struct evhttp_bound_socket *h;
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-
-	r->http = evhttp_new(base);
-	ck_assert_ptr_nonnull(r->http);
-	h = evhttp_bind_socket_with_handle(r->http, "127.0.0.1", 0);
-	ck_assert_ptr_nonnull(h);
-	ck_assert_int_eq(getsockname(evhttp_bound_socket_get_fd(h), (struct sockaddr *)&sa, &len), 0);
-	r->port = ntohs(sa.sin_port);
-	evhttp_set_gencb(r->http, on_request, r);
-}
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static void setup(void)
-{
-	char err[256];
-	struct timeval tv = clock_tv_ms(10);
-
-	base = event_base_new();
-	ck_assert_ptr_nonnull(base);
-	curl = curl_loop_new(base, err, sizeof(err));
-	ck_assert_msg(curl != NULL, "%s", err);
-	tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-	ck_assert_int_eq(event_add(tick, &tv), 0);
-	memset(&rx, 0, sizeof(rx));
-	receiver_start(&rx);
-}
-
-static void teardown(void)
-{
-	for (int i = 0; i < MAX_REQS; i++)
-		free(rx.bodies[i]);
-	curl_loop_free(curl);
-	evhttp_free(rx.http);
-	event_free(tick);
-	event_base_free(base);
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
 
 static struct conf_alert sink(char *url, size_t len, int port, int retries, uint64_t backoff)
 {
@@ -136,34 +34,6 @@ static struct conf_alert sink(char *url, size_t len, int port, int retries, uint
 
 	snprintf(url, len, "http://127.0.0.1:%d/hook?token=s3cret", port);
 	return a;
-}
-
-static struct alerter *new_alerter(const struct conf_alert *alerts, size_t n)
-{
-	char err[256];
-	struct alerter *a = alerter_new(base, curl, alerts, n, err, sizeof(err));
-
-	ck_assert_msg(a != NULL, "%s", err);
-	return a;
-}
-
-/* Run the loop until nothing is pending (or ms pass); the elapsed ms. */
-static uint64_t drain(struct alerter *a, uint64_t ms)
-{
-	uint64_t start = clock_mono_ms(), end = start + ms;
-
-	while (alerter_pending(a) > 0 && clock_mono_ms() < end)
-		event_base_loop(base, EVLOOP_ONCE);
-	ck_assert_uint_eq(alerter_pending(a), 0);
-	return clock_mono_ms() - start;
-}
-
-static void run_for(uint64_t ms)
-{
-	uint64_t end = clock_mono_ms() + ms;
-
-	while (clock_mono_ms() < end)
-		event_base_loop(base, EVLOOP_ONCE);
 }
 
 static void assert_event_json(const char *text, const char *event)
@@ -285,40 +155,21 @@ START_TEST(gives_up_after_retries)
 }
 END_TEST
 
-/* Count lines of captured stderr that contain NEEDLE. */
-static int count_lines(FILE *f, const char *needle)
-{
-	char line[1024];
-	int n = 0;
-
-	rewind(f);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, needle))
-			n++;
-	return n;
-}
-
 START_TEST(unreachable_gives_up_and_never_logs_url)
 {
 	char url[128];
 	struct conf_alert c = sink(url, sizeof(url), free_port(), 2, 10);
 	struct alerter *a = new_alerter(&c, 1);
-	FILE *cap = tmpfile();
-	int saved = dup(2);
+	FILE *cap = capture_start();
 
-	ck_assert_ptr_nonnull(cap);
-	fflush(stderr);
-	ck_assert_int_ge(saved, 0);
-	ck_assert_int_ge(dup2(fileno(cap), 2), 0);
 	alerter_send(a, &failover);
 	drain(a, 5000);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
+	capture_end();
 	ck_assert_int_eq(count_lines(cap, "will retry"), 2);
 	ck_assert_int_eq(count_lines(cap, "giving up"), 1);
 	ck_assert_int_eq(count_lines(cap, "attempts=3"), 1);
 	ck_assert_int_eq(count_lines(cap, "sink=0"), 3);
+	ck_assert_int_eq(count_lines(cap, "type=webhook"), 3);
 	ck_assert_int_eq(count_lines(cap, "s3cret"), 0);
 	ck_assert_int_eq(count_lines(cap, "/hook"), 0);
 	fclose(cap);
@@ -406,13 +257,79 @@ END_TEST
 START_TEST(rejects_bad_sink)
 {
 	char err[256] = "";
+	char prog[] = "/bin/true", *argv[] = { prog, NULL }, pd_url[] = "http://127.0.0.1:1/";
 	struct conf_alert c = { .type = CONF_ALERT_WEBHOOK, .url = NULL };
 	struct alerter *a;
 
-	ck_assert_ptr_null(alerter_new(base, curl, &c, 1, err, sizeof(err)));
-	ck_assert_ptr_nonnull(strstr(err, "sink 0"));
+	ck_assert_ptr_null(alerter_new(base, curl, runner, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "sink 0 (webhook): no url"));
+	c = (struct conf_alert){ .type = CONF_ALERT_PAGERDUTY, .url = pd_url };
+	ck_assert_ptr_null(alerter_new(base, curl, runner, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "sink 0 (pagerduty): no routing key"));
+	c = (struct conf_alert){ .type = CONF_ALERT_EXEC };
+	ck_assert_ptr_null(alerter_new(base, curl, runner, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "sink 0 (exec): no command"));
+	/* An exec sink needs the child runner. */
+	c.argv = argv;
+	ck_assert_ptr_null(alerter_new(base, curl, NULL, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "sink 0 (exec): no child runner"));
+	c.type = (enum conf_alert_type)42;
+	ck_assert_ptr_null(alerter_new(base, curl, runner, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "sink 0: unknown type 42"));
 	a = new_alerter(NULL, 0);
 	alerter_send(a, &failover);
+	ck_assert_uint_eq(alerter_pending(a), 0);
+	alerter_free(a);
+}
+END_TEST
+
+static void send_event(struct alerter *a, const char *event, const char *severity)
+{
+	struct alert_event ev = failover;
+
+	ev.event = event;
+	ev.severity = severity;
+	alerter_send(a, &ev);
+}
+
+/* Only events at or above the sink's minimum go out (and then "resolved"). */
+START_TEST(min_severity_filters)
+{
+	char url[128];
+	struct conf_alert c = sink(url, sizeof(url), rx.port, 0, 10);
+	struct alerter *a;
+	json_t *o;
+
+	c.min_severity = CONF_SEV_WARNING;
+	a = new_alerter(&c, 1);
+	send_event(a, "node_up", "info");
+	ck_assert_uint_eq(alerter_pending(a), 0);
+	/* "resolved" with nothing sent before: there is nothing to close. */
+	send_event(a, "resolved", "info");
+	ck_assert_uint_eq(alerter_pending(a), 0);
+	send_event(a, "node_down", "warning");
+	send_event(a, "failover", "critical");
+	send_event(a, "tilt_over", "info");
+	/* An unknown severity is taken as critical rather than lost. */
+	send_event(a, "odd", "bogus");
+	send_event(a, "resolved", "info");
+	ck_assert_uint_eq(alerter_pending(a), 4);
+	drain(a, 5000);
+	ck_assert_int_eq(rx.count, 4);
+	o = json_loads(rx.bodies[0], 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "event")), "node_down");
+	json_decref(o);
+	o = json_loads(rx.bodies[2], 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "severity")), "bogus");
+	json_decref(o);
+	/* The webhook's "resolved" is the plain JSON, like any event. */
+	o = json_loads(rx.bodies[3], 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "event")), "resolved");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "severity")), "info");
+	ck_assert_uint_eq(json_object_size(o), 9);
+	json_decref(o);
+	/* Closed: the next "resolved" is below the minimum again. */
+	send_event(a, "resolved", "info");
 	ck_assert_uint_eq(alerter_pending(a), 0);
 	alerter_free(a);
 }
@@ -434,6 +351,7 @@ static Suite *alert_suite(void)
 	tcase_add_test(tc, queue_is_bounded);
 	tcase_add_test(tc, timeout_and_free_in_flight);
 	tcase_add_test(tc, rejects_bad_sink);
+	tcase_add_test(tc, min_severity_filters);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -536,7 +536,7 @@ START_TEST(test_err_many_at_once)
 	ck_assert(has_error(&errs, 3, "is a hostname"));
 	ck_assert(has_error(&errs, 6, "unknown key 'fal' in probe"));
 	ck_assert(has_error(&errs, 6, "missing unit in \"1\""));
-	ck_assert(has_error(&errs, 7, "'type' must be one of: webhook; got \"sms\""));
+	ck_assert(has_error(&errs, 7, "'type' must be one of: webhook, pagerduty, slack, exec; got \"sms\""));
 	/* Reported in file order, whatever order the checks ran in. */
 	ck_assert_ptr_nonnull(strstr(errs.msgs[0], ":1: "));
 	ck_assert_ptr_nonnull(strstr(errs.msgs[1], ":3: "));
