@@ -3,8 +3,9 @@
 Process groups that are always reaped (every server runs in its own
 session, and a cleanup stack kills each group even on Ctrl-C), /proc
 sampling of CPU time and memory, free loopback ports, nginx config
-boilerplate for private instances, vigil's binaries and status, and the
-plain-text tables the benchmarks print.
+boilerplate for private instances, vigil's binaries and status, the
+plain-text tables the benchmarks print, and (for the detect bench)
+percentiles, ISO-8601 stamps, JSON-lines files and the load client's reader.
 """
 
 import json
@@ -411,3 +412,111 @@ def print_table(headers, rows, out=None):
     for r in rows:
         out.write(fmt(r) + "\n")
     out.flush()
+
+
+# ---------------------------------------------------------------- added for scripts/bench/detect
+
+def percentile(xs, p):
+    """The p-th percentile (0..100) of xs, interpolating linearly between ranks.
+
+    The same definition as numpy's default: with fewer than 100 samples the
+    99th lies between the two largest, so it is not simply the maximum.
+    None if xs is empty.
+    """
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    if k == lo or xs[hi] == xs[lo]:
+        return xs[lo]
+    if xs[hi] == float("inf"):  # inf - x times a fraction would be nan
+        return xs[hi]
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def iso_epoch(ts):
+    """Seconds since the epoch of an ISO-8601 UTC stamp such as vigil writes
+    ("2026-11-25T04:33:30.123Z"); None if it is not one."""
+    import datetime
+    try:
+        return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return None
+
+
+def read_jsonl(path):
+    """The JSON objects of a one-object-per-line file; unparseable lines
+    (a torn last line, text mixed in) are skipped, a missing file is empty."""
+    out = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict):
+                    out.append(obj)
+    except OSError:
+        pass
+    return out
+
+
+class LoadClient:
+    """lib/client.py run in the namespace, and the answers it reported so far.
+
+    results holds (sent, end, status, body) tuples, times in
+    time.monotonic() seconds; wait() blocks on a predicate over them.
+    """
+
+    def __init__(self, ns, log_path, port, period, timeout, max_seconds):
+        import threading
+        self.results = []
+        self.done = threading.Event()
+        self.cond = threading.Condition()
+        self.proc = Proc(ns.wrap([PYTHON, CLIENT, "run", "--port", str(port),
+                                  "--period", str(period), "--timeout", str(timeout),
+                                  "--max-seconds", str(max_seconds)]),
+                         log_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self):
+        for raw in self.proc.p.stdout:
+            parts = raw.decode(errors="replace").split()
+            if parts == ["DONE"]:
+                break
+            if len(parts) == 6 and parts[0] == "R":
+                with self.cond:
+                    self.results.append((float(parts[2]), float(parts[3]), parts[4], parts[5]))
+                    self.cond.notify_all()
+        self.done.set()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait(self, pred, timeout):
+        """pred(results) once truthy, or None after timeout or when the client ended."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                v = pred(self.results)
+                if v or self.done.is_set():
+                    return v or None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.05))
+
+    def stop(self, timeout):
+        """Ask the client to stop, give its open requests timeout s, then kill it."""
+        try:
+            self.proc.p.stdin.write(b"STOP\n")
+            self.proc.p.stdin.flush()
+            self.proc.p.stdin.close()
+        except OSError:
+            pass
+        self.done.wait(timeout)
+        self.proc.stop(grace=1)
+        return list(self.results)
