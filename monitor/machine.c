@@ -25,14 +25,17 @@ static bool tilted(const struct mon_cluster *cl)
 	return cl->env.tilt && *cl->env.tilt;
 }
 
-/* What the observers call for now, as a calm state. */
-static enum fsm_state settle(const struct mon_cluster *cl)
+/* What the observers call for now, as a calm state, and why. */
+static enum fsm_state settle(const struct mon_cluster *cl, const char **why)
 {
 	struct decide_buf buf;
 	struct decide_input in;
+	struct decision d;
 
 	cluster_decide_input(cl, &buf, &in);
-	return fsm_settle(decide(&in).event, tilted(cl), false);
+	d = decide(&in);
+	*why = tilted(cl) ? "vigil suspects its own view" : d.reason;
+	return fsm_settle(d.event, tilted(cl), false);
 }
 
 /*
@@ -160,13 +163,14 @@ static void act(struct mon_cluster *cl, enum fsm_action a, enum fsm_event ev, si
 bool machine_fire(struct mon_cluster *cl, enum fsm_event ev, size_t target, const char *reason)
 {
 	const struct fsm_transition *t = fsm_lookup(cl->state, ev);
+	const char *why = reason;
 	enum fsm_state to;
 
 	if (!t)
 		return false;
-	to = t->to == ST_SETTLE ? settle(cl) : t->to;
+	to = t->to == ST_SETTLE ? settle(cl, &why) : t->to;
 	if (to != cl->state)
-		transition(cl, to, ev, reason);
+		transition(cl, to, ev, why);
 	act(cl, t->action, ev, target, reason);
 	/* A settled cluster may have to act at once (the primary died meanwhile). */
 	if (t->to == ST_SETTLE && !fsm_state_busy(cl->state))
