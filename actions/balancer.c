@@ -13,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions/haproxy.h"
+
 static const struct balancer_ops *const ops_by_type[] = {
 	[CONF_BALANCER_NGINX] = &balancer_nginx_ops,
+	[CONF_BALANCER_HAPROXY] = &balancer_haproxy_ops,
 };
 
 /* One kind of job (apply or drain) and the caller waiting for it. */
@@ -130,8 +133,9 @@ struct balancer *balancer_new(const struct act_env *env, const struct conf_balan
 		return NULL;
 	}
 	b->ops = ops_by_type[conf->type];
-	if (asprintf(&b->describe, "%s:%s", b->ops->name,
-		     conf->upstream ? conf->upstream : "-") < 0) {
+	/* nginx names an upstream, haproxy a backend. */
+	if (asprintf(&b->describe, "%s:%s", b->ops->name, conf->upstream ? conf->upstream
+		     : conf->backend ? conf->backend : "-") < 0) {
 		b->describe = NULL;
 		snprintf(err, errlen, "balancer: out of memory");
 		balancer_free(b);

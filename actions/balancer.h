@@ -4,7 +4,8 @@
  * nodes are out, the balancer makes the world match and reports ok or an
  * error.  A drain then waits for the traffic the old routing still carries.
  *
- * One ops table per balancer type (nginx now; haproxy later).
+ * One ops table per balancer type: nginx (render, check, reload) and haproxy
+ * (Runtime API live, or render, check, reload).
  */
 #ifndef VIGIL_ACTIONS_BALANCER_H
 #define VIGIL_ACTIONS_BALANCER_H
@@ -57,6 +58,7 @@ struct balancer_ops {
 };
 
 extern const struct balancer_ops balancer_nginx_ops;
+extern const struct balancer_ops balancer_haproxy_ops;
 
 struct balancer *balancer_new(const struct act_env *env, const struct conf_balancer *conf,
 			      char *err, size_t errlen);
@@ -83,6 +85,9 @@ int balancer_apply(struct balancer *b, const struct conf_cluster *cluster,
  * graceful reload lets the old workers finish their requests first).
  * Without pid_file, or when the pid file could not be read, or when the
  * last apply did not reload, the drain waits the whole timeout.
+ * haproxy (with a socket): the apply set the old primary `drain`; the
+ * drain polls `show stat` until its current and queued sessions are 0, then
+ * sets it `maint`.  Without a socket it waits the whole timeout.
  */
 int balancer_drain(struct balancer *b, uint64_t timeout_ms, act_done_fn cb, void *arg,
 		   char *err, size_t errlen);
