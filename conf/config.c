@@ -59,6 +59,7 @@ static void free_cluster(struct conf_cluster *c)
 	free(c->balancers);
 	free_argv(c->hooks.promote);
 	free_argv(c->hooks.restore);
+	free_argv(c->hooks.follow);
 	free_argv(c->hooks.fence);
 	for (size_t i = 0; i < c->n_alerts; i++) {
 		free(c->alerts[i].url);

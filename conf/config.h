@@ -50,6 +50,12 @@ struct conf_node {
 	char *host;    /* numeric IP without brackets: "127.0.0.1", "::1" */
 	uint16_t port;
 	enum conf_role role;
+	/*
+	 * Among equally advanced standbys the higher is promoted first (then
+	 * config order, as repmgr does); 0 = never promoted automatically.
+	 * Default 100.
+	 */
+	int priority;
 	int line;
 };
 
@@ -123,6 +129,8 @@ struct conf_hooks {
 	char **promote;       /* argv templates or NULL: {cluster} {node} {address} {old_primary} {new_primary} {epoch} */
 	/* After the balancers moved: restore data onto the new primary ({node}). */
 	char **restore;       /* argv templates or NULL */
+	/* Then, for each other standby ({node}): follow the new primary. */
+	char **follow;        /* argv templates or NULL */
 	uint64_t timeout_ms;  /* default 30s */
 };
 

@@ -42,7 +42,7 @@ static const char *const cluster_keys[] = {
 	"failover_delay", "retries", "retry_backoff", "drain_timeout", "rejoin_after", "max_lag",
 	NULL,
 };
-static const char *const node_keys[] = { "name", "address", "role", NULL };
+static const char *const node_keys[] = { "name", "address", "role", "priority", NULL };
 
 static const char *const probe_common_keys[] = {
 	"type", "interval", "timeout", "jitter", "rise", "fall", "via", NULL,
@@ -260,6 +260,7 @@ static void load_node(const struct lgrp *g, struct conf_node *n, struct node_see
 	seen->role_ok = lu_enum(g, "role", roles, -1, &role) == 1;
 	if (seen->role_ok)
 		n->role = (enum conf_role)role;
+	lu_int(g, "priority", 100, 0, 1000, &n->priority);
 }
 
 static void check_node_dups(struct lctx *lc, const struct conf_cluster *c,

@@ -27,7 +27,7 @@ static const char *const balancer_keys[] = {
 static const char *const nginx_only[] = { "upstream", "pid_file", NULL };
 static const char *const haproxy_only[] = { "backend", "socket", "state_file", NULL };
 static const char *const hooks_keys[] = {
-	"fence", "promote", "restore", "timeout", "fence_required", NULL,
+	"fence", "promote", "restore", "follow", "timeout", "fence_required", NULL,
 };
 static const char *const balancer_types[] = {
 	[CONF_BALANCER_NGINX] = "nginx", [CONF_BALANCER_HAPROXY] = "haproxy", NULL,
@@ -150,6 +150,8 @@ void conf_load_hooks(const struct lgrp *cg, struct conf_hooks *h)
 		lu_check_argv_tmpl(&g, "promote", h->promote, hook_vars, N_ELEMS(hook_vars));
 	if (lu_argv(&g, "restore", false, &h->restore) == 1)
 		lu_check_argv_tmpl(&g, "restore", h->restore, hook_vars, N_ELEMS(hook_vars));
+	if (lu_argv(&g, "follow", false, &h->follow) == 1)
+		lu_check_argv_tmpl(&g, "follow", h->follow, hook_vars, N_ELEMS(hook_vars));
 	if (lu_duration(&g, "timeout", "30s", &h->timeout_ms) == 1)
 		lu_duration_min(&g, "timeout", h->timeout_ms, 1);
 }

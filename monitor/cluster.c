@@ -57,12 +57,13 @@ void cluster_decide_input(const struct mon_cluster *cl, struct decide_buf *buf,
 	for (size_t i = 0; i < cl->conf->n_nodes; i++) {
 		buf->health[i] = cl->nodes[i].health;
 		buf->lag[i] = cl->nodes[i].lag;
+		buf->priority[i] = cl->nodes[i].conf->priority;
 		if (i != cl->primary && buf->health[i] == HEALTH_UP && !node_clean_up(cl, i))
 			buf->health[i] = HEALTH_UNKNOWN; /* for this decision only; status shows UP */
 	}
 	*in = (struct decide_input){
 		.health = buf->health, .n_nodes = cl->conf->n_nodes, .primary = cl->primary,
-		.out = cl->out, .lag = buf->lag, .check_lag = cl->conf->has_max_lag,
+		.out = cl->out, .lag = buf->lag, .priority = buf->priority, .check_lag = cl->conf->has_max_lag,
 		.max_lag = cl->conf->max_lag, .primary_sdown = p->sdown,
 		.delay_over = p->health == HEALTH_DOWN &&
 			      now - p->down_ms >= cl->conf->failover_delay_ms,

@@ -86,6 +86,7 @@ struct mon_failover {
 	bool switchover;         /* planned: drained first */
 	bool promoted;           /* the promote step is done (a retry only reroutes) */
 	bool skip_restore;       /* recovered after the restore hook had started */
+	size_t follow_idx;       /* the next node the follow hooks look at */
 	char reason[160];
 	char error[512];
 	char started[40];
@@ -160,6 +161,7 @@ int cluster_set_paused(struct mon_cluster *cl, bool paused, const char *reason);
 struct decide_buf {
 	enum health_state health[CONF_MAX_NODES];
 	int64_t lag[CONF_MAX_NODES];
+	int priority[CONF_MAX_NODES];
 };
 /*
  * Everything decide() and decide_manual() need, pointing into buf.  A

@@ -19,18 +19,31 @@ static bool is_out(const struct decide_input *in, size_t i)
 	return in->out && in->out[i];
 }
 
-static bool candidate(const struct decide_input *in, size_t i)
+static int priority_of(const struct decide_input *in, size_t i)
 {
-	return i != in->primary && in->health[i] == HEALTH_UP && !is_out(in, i) && lag_ok(in, i);
+	return in->priority ? in->priority[i] : 100;
 }
 
-/* The least lag where known, then config order. */
+static bool candidate(const struct decide_input *in, size_t i)
+{
+	return i != in->primary && in->health[i] == HEALTH_UP && !is_out(in, i) && lag_ok(in, i) &&
+	       priority_of(in, i) > 0;
+}
+
+/* Is node i a better choice than node j?  Least lag, then priority, then config order. */
+static bool better(const struct decide_input *in, size_t i, size_t j)
+{
+	if (lag_of(in, i) != lag_of(in, j))
+		return lag_of(in, i) < lag_of(in, j);
+	return priority_of(in, i) > priority_of(in, j);
+}
+
 static int best_candidate(const struct decide_input *in)
 {
 	int best = -1;
 
 	for (size_t i = 0; i < in->n_nodes; i++)
-		if (candidate(in, i) && (best < 0 || lag_of(in, i) < lag_of(in, (size_t)best)))
+		if (candidate(in, i) && (best < 0 || better(in, i, (size_t)best)))
 			best = (int)i;
 	return best;
 }

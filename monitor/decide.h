@@ -13,8 +13,9 @@
  *    allows: else EV_ODOWN with the reason it waits (alerted once);
  *  - within `cooldown` of the last failover: wait (failover_suppressed);
  *    `max_failovers` already in the window: EV_ODOWN_LIMIT;
- *  - the candidate promoted is the one with the least lag where lags are
- *    known, else the first in config order;
+ *  - the candidate promoted is the most advanced (least lag, where lags
+ *    are known), then the highest priority, then the first in config
+ *    order (repmgr's order); priority 0 is never promoted automatically;
  *  - with the primary UP, fail back to the preferred node once it has been
  *    UP for failback_after (failback_due), under the same anti-flap rules.
  */
@@ -36,6 +37,7 @@ struct decide_input {
 	size_t primary;                  /* index of the current primary */
 	const bool *out;                 /* fenced out of the balancers; NULL = none */
 	const int64_t *lag;              /* per node or DECIDE_NO_LAG; NULL = none known */
+	const int *priority;             /* per node (0 = never automatically); NULL = all equal */
 	bool check_lag;                  /* max_lag is set */
 	int64_t max_lag;
 	bool primary_sdown;              /* some observer sees the primary DOWN */

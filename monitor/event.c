@@ -31,6 +31,7 @@ static const struct event_kind {
 	{ "promoted", NULL, true },
 	{ "restore_started", NULL, true },
 	{ "restored", NULL, true },
+	{ "follow_failed", "critical", true },
 	{ "failover", "critical", true },
 	{ "switchover", "warning", true },
 	{ "failover_resumed", "critical", true },

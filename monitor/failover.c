@@ -261,11 +261,45 @@ void failover_reconfigure(struct mon_cluster *cl)
 	apply_balancers(cl, cl->primary, cl->out, step_done);
 }
 
+static void follow_next(struct mon_cluster *cl);
+
+/* A standby that cannot follow is alerted, not a failed failover: traffic moved. */
+static void followed(struct mon_cluster *cl, bool ok, const char *error)
+{
+	size_t node = cl->fo.follow_idx - 1;
+
+	if (!ok)
+		job_event(cl, "follow_failed", node_name(cl, node), VLOG_ERR,
+			  error ? error : "follow hook failed", NULL);
+	follow_next(cl);
+}
+
+/* Point every other standby (not fenced) at the new primary, one after another. */
+static void follow_next(struct mon_cluster *cl)
+{
+	struct mon_failover *job = &cl->fo;
+
+	while (cl->conf->hooks.follow && job->follow_idx < cl->conf->n_nodes) {
+		size_t j = job->follow_idx++;
+
+		if (j != cl->primary && !cl->out[j]) {
+			run_hook(cl, cl->conf->hooks.follow, "follow", j, followed);
+			return;
+		}
+	}
+	step_done(cl, true, NULL);
+}
+
 static void restored(struct mon_cluster *cl, bool ok, const char *error)
 {
-	if (ok && cl->conf->hooks.restore)
+	if (!ok) {
+		step_done(cl, false, error ? error : "restore hook failed");
+		return;
+	}
+	if (cl->conf->hooks.restore)
 		job_event(cl, "restored", node_name(cl, cl->fo.to), VLOG_NOTICE, NULL, NULL);
-	step_done(cl, ok, error ? error : "restore hook failed");
+	cl->fo.follow_idx = 0;
+	follow_next(cl);
 }
 
 void failover_restore(struct mon_cluster *cl)
@@ -275,7 +309,8 @@ void failover_restore(struct mon_cluster *cl)
 	if (cl->fo.skip_restore) {
 		vlog(VLOG_WARNING, "monitor", "the restore hook had started before a restart; not "
 		     "running it twice", "cluster", cl->conf->name, NULL);
-		step_done(cl, true, NULL);
+		cl->fo.follow_idx = 0;
+		follow_next(cl);
 		return;
 	}
 	if (cl->conf->hooks.restore)

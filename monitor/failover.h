@@ -11,7 +11,9 @@
  *   fence      the fence hook against the old primary; journal "fenced"
  *   promote    journal promote_started, the promote hook, journal promoted
  *   reconfigure every balancer gets the new roles (fenced nodes left out)
- *   restore    the restore hook against the new primary
+ *   restore    the restore hook against the new primary, then the follow
+ *              hook against each other standby (a failure there is
+ *              alerted as follow_failed, the failover goes on)
  *   finish / fail  the outcome, journaled and alerted
  */
 #ifndef VIGIL_MONITOR_FAILOVER_H

@@ -16,7 +16,8 @@
  *   FENCING           the fence hook runs against the old primary
  *   PROMOTING         the promote hook runs against the new one
  *   RECONFIGURING     every balancer is rewritten to the new roles
- *   RESTORING         the restore hook runs against the new primary
+ *   RESTORING         the restore hook runs against the new primary, then
+ *                     the follow hook against each other standby
  *   FAILED            an action failed: alerted, retried with backoff,
  *                     then held until the operator resumes
  *   PAUSED            maintenance: probe and report, never act

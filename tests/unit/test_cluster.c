@@ -7,9 +7,9 @@
 #include "monitor/decide.h"
 
 static struct conf_node cnodes[3] = {
-	{ .name = (char *)"a", .address = (char *)"127.0.0.1:8081", .role = CONF_ROLE_PRIMARY },
-	{ .name = (char *)"b", .address = (char *)"127.0.0.1:8082", .role = CONF_ROLE_STANDBY },
-	{ .name = (char *)"c", .address = (char *)"127.0.0.1:8083", .role = CONF_ROLE_STANDBY },
+	{ .name = (char *)"a", .address = (char *)"127.0.0.1:8081", .role = CONF_ROLE_PRIMARY, .priority = 100 },
+	{ .name = (char *)"b", .address = (char *)"127.0.0.1:8082", .role = CONF_ROLE_STANDBY, .priority = 100 },
+	{ .name = (char *)"c", .address = (char *)"127.0.0.1:8083", .role = CONF_ROLE_STANDBY, .priority = 100 },
 };
 static struct conf_probe cprobes[1] = {
 	{ .type = CONF_PROBE_HTTP, .rise = 2, .fall = 3, .via_node = -1 },

@@ -319,8 +319,8 @@ static const struct err_case {
 	{ "unknown_alert", 9, "unknown key 'retry' in alert",
 	  HEAD TCP "  alerts = (\n    { type = \"webhook\"; url = \"http://h/\"; retry = 3; }\n"
 	  "  );\n" TAIL },
-	{ "unknown_hooks", 9, "unknown key 'demote' in hooks (accepted keys: fence, promote, restore, timeout, "
-	  "fence_required)",
+	{ "unknown_hooks", 9, "unknown key 'demote' in hooks (accepted keys: fence, promote, restore, follow, "
+	  "timeout, fence_required)",
 	  HEAD TCP "  hooks = {\n    demote = [\"/bin/x\"];\n  };\n" TAIL },
 	{ "via_unknown_node", 8, "'via' names node \"z\", which is not a node of this cluster",
 	  HEAD "  probes = ( { type = \"http\"; url = \"http://{via_address}/\";\n"

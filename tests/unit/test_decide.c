@@ -104,6 +104,29 @@ START_TEST(max_lag_filters_and_least_lag_wins)
 }
 END_TEST
 
+START_TEST(priority_then_config_order)
+{
+	enum health_state h[] = { D, U, U, U };
+	int prio[] = { 100, 50, 0, 80 };
+	int64_t lag[] = { 0, 7, 7, 7 };
+	struct decide_input in = base(h, 4, 0);
+	char why[256];
+	int status;
+
+	in.priority = prio;
+	ck_assert_uint_eq(decide(&in).target, 3); /* 80 beats 50; 0 never */
+	prio[3] = 50;
+	ck_assert_uint_eq(decide(&in).target, 1); /* equal: config order */
+	in.lag = lag;
+	lag[3] = 1;
+	ck_assert_uint_eq(decide(&in).target, 3); /* the most advanced first */
+	prio[1] = prio[3] = 0;
+	ck_assert_int_eq(decide(&in).event, EV_ODOWN); /* priority 0: not automatically */
+	ck_assert_int_eq(decide_manual(&in, -1, false, why, sizeof(why), &status), -1);
+	ck_assert_int_eq(decide_manual(&in, 2, false, why, sizeof(why), &status), 2);
+}
+END_TEST
+
 START_TEST(failback)
 {
 	enum health_state h[] = { U, U };
@@ -168,6 +191,7 @@ int main(void)
 	tcase_add_test(tc, never_a_down_unknown_or_fenced_candidate);
 	tcase_add_test(tc, waits_for_delay_cooldown_and_limit);
 	tcase_add_test(tc, max_lag_filters_and_least_lag_wins);
+	tcase_add_test(tc, priority_then_config_order);
 	tcase_add_test(tc, failback);
 	tcase_add_test(tc, manual_validation);
 	suite_add_tcase(s, tc);
