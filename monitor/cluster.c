@@ -147,15 +147,17 @@ static void retry_due(evutil_socket_t fd, short what, void *arg)
 static int cluster_init_actions(struct mon_cluster *cl, char *err, size_t errlen)
 {
 	struct act_env aenv = { cl->env.base, cl->env.children };
+	size_t nb = cl->conf->n_balancers ? cl->conf->n_balancers : 1;
 
-	cl->balancers = calloc(cl->conf->n_balancers ? cl->conf->n_balancers : 1,
-			       sizeof(*cl->balancers));
+	cl->balancers = calloc(nb, sizeof(*cl->balancers));
+	cl->bal_slots = calloc(nb, sizeof(*cl->bal_slots));
 	cl->retry_timer = evtimer_new(cl->env.base, retry_due, cl);
-	if (!cl->balancers || !cl->retry_timer) {
+	if (!cl->balancers || !cl->bal_slots || !cl->retry_timer) {
 		snprintf(err, errlen, "cluster %s: out of memory", cl->conf->name);
 		return -1;
 	}
 	for (size_t i = 0; i < cl->conf->n_balancers; i++) {
+		cl->bal_slots[i] = (struct bal_slot){ .cl = cl, .idx = i };
 		cl->balancers[i] = balancer_new(&aenv, &cl->conf->balancers[i], err, errlen);
 		if (!cl->balancers[i])
 			return -1;
@@ -335,6 +337,7 @@ void cluster_free(struct mon_cluster *cl)
 		event_free(cl->retry_timer);
 	alerter_free(cl->alerter);
 	free(cl->balancers);
+	free(cl->bal_slots);
 	free(cl->obs);
 	free(cl->nodes);
 	free(cl);

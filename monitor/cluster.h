@@ -101,6 +101,13 @@ struct mon_failover {
 
 
 
+/* A balancer's share of the job in flight (the callback's argument). */
+struct bal_slot {
+	struct mon_cluster *cl;
+	size_t idx;
+	bool ok;
+};
+
 struct mon_cluster {
 	const struct conf_cluster *conf;
 	struct mon_env env;
@@ -108,6 +115,7 @@ struct mon_cluster {
 	struct mon_observer *obs;      /* n_nodes * conf->n_probes, node-major */
 	size_t n_obs;
 	struct balancer **balancers;   /* conf->n_balancers */
+	struct bal_slot *bal_slots;    /* conf->n_balancers */
 	struct alerter *alerter;
 	size_t primary;
 	size_t preferred;              /* the config's primary: the failback target */

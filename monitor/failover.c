@@ -44,24 +44,45 @@ static void job_event(struct mon_cluster *cl, const char *event, const char *nod
 
 /* ---- balancers ---- */
 
-static void balancer_done(void *arg, bool ok, const char *error)
+/* One balancer's part of a step: which one, and whether it went well. */
+static void balancers_settle(struct mon_cluster *cl)
 {
-	struct mon_cluster *cl = arg;
 	struct mon_failover *job = cl->job;
 	size_t used;
 
+	if (--job->balancers_pending != 0)
+		return;
+	/* With several balancers, say which ones did move: the operator fixes the rest. */
+	for (size_t i = 0; job->balancers_failed && i < cl->conf->n_balancers; i++) {
+		if (!cl->bal_slots[i].ok)
+			continue;
+		used = strlen(job->error);
+		snprintf(job->error + used, sizeof(job->error) - used, "; %s: ok",
+			 balancer_describe(cl->balancers[i]));
+	}
+	job->then(cl, !job->balancers_failed, job->error);
+}
+
+static void balancer_done(void *arg, bool ok, const char *error)
+{
+	struct bal_slot *slot = arg;
+	struct mon_cluster *cl = slot->cl;
+	struct mon_failover *job = cl->job;
+	size_t used;
+
+	slot->ok = ok;
 	if (!ok) {
 		job->balancers_failed = true;
 		used = strlen(job->error);
-		snprintf(job->error + used, sizeof(job->error) - used, "%s%s", used ? "; " : "",
-			 error ? error : "balancer failed");
+		snprintf(job->error + used, sizeof(job->error) - used, "%s%s: %s",
+			 used ? "; " : "", balancer_describe(cl->balancers[slot->idx]),
+			 error ? error : "failed");
 	} else if (error) {
 		/* ok with a message: a drain that ran out of time; the switchover goes on. */
 		vlog(VLOG_WARNING, "monitor", "drain incomplete", "cluster", cl->conf->name,
 		     "detail", error, NULL);
 	}
-	if (--job->balancers_pending == 0)
-		job->then(cl, !job->balancers_failed, job->error);
+	balancers_settle(cl);
 }
 
 /* Apply roles (primary, and who is left out) to every balancer; then(). */
@@ -78,11 +99,12 @@ static void apply_balancers(struct mon_cluster *cl, size_t primary, const bool *
 	job->balancers_failed = false;
 	job->error[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		if (balancer_apply(cl->balancers[i], cl->conf, &roles, balancer_done, cl,
-				   err, sizeof(err)) < 0)
-			balancer_done(cl, false, err);
+		cl->bal_slots[i].ok = false;
+		if (balancer_apply(cl->balancers[i], cl->conf, &roles, balancer_done,
+				   &cl->bal_slots[i], err, sizeof(err)) < 0)
+			balancer_done(&cl->bal_slots[i], false, err);
 	}
-	balancer_done(cl, true, NULL);
+	balancers_settle(cl);
 }
 
 /* ---- hooks ---- */
@@ -174,12 +196,15 @@ static void drain_wait(struct mon_cluster *cl, bool ok, const char *error)
 	}
 	job->then = drained;
 	job->balancers_pending = n + 1;
+	job->balancers_failed = false;
 	job->error[0] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if (balancer_drain(cl->balancers[i], cl->conf->drain_timeout_ms, balancer_done, cl,
-				   err, sizeof(err)) < 0)
-			balancer_done(cl, false, err);
-	balancer_done(cl, true, NULL);
+	for (size_t i = 0; i < n; i++) {
+		cl->bal_slots[i].ok = false;
+		if (balancer_drain(cl->balancers[i], cl->conf->drain_timeout_ms, balancer_done,
+				   &cl->bal_slots[i], err, sizeof(err)) < 0)
+			balancer_done(&cl->bal_slots[i], false, err);
+	}
+	balancers_settle(cl);
 }
 
 void failover_drain(struct mon_cluster *cl)
