@@ -4,14 +4,16 @@
 # are missing, so a machine that already has them needs neither root nor the
 # network, and a fresh minimal Debian 12 gets everything in one apt run.
 #
-# Installing nginx or haproxy may start a system instance (nginx on port 80)
-# when no policy-rc.d forbids it; we stop any such instance our install
-# started, and leave alone one that was running before.
+# Installing nginx, haproxy or PostgreSQL may start a system instance (nginx
+# on port 80, Debian's cluster "main" on 5432) when no policy-rc.d forbids
+# it; we stop any such instance our install started, and leave alone one
+# that was running before.  The PostgreSQL tests run servers of their own.
 
 VIGIL_DEB_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libcurl4-openssl-dev libjansson-dev libconfig-dev check
 	nginx-light haproxy python3 python3-pytest
+	postgresql python3-psycopg2
 	nftables iproute2 curl procps ca-certificates
 )
 
@@ -48,8 +50,46 @@ vigil_stop_started_service() {
 	kill -KILL "$now" 2>/dev/null || true
 }
 
+# The running Debian PostgreSQL clusters, one "PIDFILE:PID" per line.
+vigil_pg_cluster_pids() {
+	local f pid
+	for f in /run/postgresql/*.pid; do
+		[ -e "$f" ] || continue
+		pid=$(vigil_service_pid "$f")
+		[ -z "$pid" ] || echo "$f:$pid"
+	done
+}
+
+# Stop each Debian PostgreSQL cluster that runs now but was not in $1 (the
+# list vigil_pg_cluster_pids gave before our install).  Only that cluster:
+# `service postgresql stop` would stop every cluster of the machine.
+vigil_stop_started_pg_clusters() {
+	local before=$1 entry f pid ver name
+	while IFS= read -r entry; do
+		[ -n "$entry" ] || continue
+		if printf '%s\n' "$before" | grep -qxF -- "$entry"; then
+			continue
+		fi
+		f=${entry%:*}
+		pid=${entry##*:}
+		name=$(basename "$f" .pid) # Debian names it VERSION-CLUSTER.pid
+		ver=${name%%-*}
+		name=${name#*-}
+		echo "deps: stopping the PostgreSQL cluster $ver/$name our install started (pid $pid)"
+		pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || kill -INT "$pid" 2>/dev/null || true
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.3
+		done
+		# SIGQUIT is PostgreSQL's immediate shutdown: its children go too.
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -QUIT "$pid" 2>/dev/null || true
+		fi
+	done <<<"$(vigil_pg_cluster_pids)"
+}
+
 vigil_install_deps() {
-	local missing=() pkg nginx_before haproxy_before
+	local missing=() pkg nginx_before haproxy_before pg_before
 	if ! command -v dpkg-query >/dev/null 2>&1; then
 		echo "deps: dpkg-query not found: this script expects Debian 12" >&2
 		return 1
@@ -67,9 +107,11 @@ vigil_install_deps() {
 	fi
 	nginx_before=$(vigil_service_pid /run/nginx.pid)
 	haproxy_before=$(vigil_service_pid /run/haproxy.pid)
+	pg_before=$(vigil_pg_cluster_pids)
 	echo "deps: installing ${missing[*]}"
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 	vigil_stop_started_service nginx /run/nginx.pid "$nginx_before"
 	vigil_stop_started_service haproxy /run/haproxy.pid "$haproxy_before"
+	vigil_stop_started_pg_clusters "$pg_before"
 }
