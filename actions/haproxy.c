@@ -1,7 +1,7 @@
 /*
  * actions/haproxy.c — the haproxy balancer's ops (see haproxy.h): with a
  * socket an apply is the Runtime API chain of haproxy_live.c, without one
- * the render + check + reload job of haproxy_render.c.  The controller
+ * the file job (render_job.h) of haproxy_render.c.  The controller
  * keeps its own copy of the balancer config, so a job in flight survives
  * a config reload that frees the old one.
  */
@@ -15,7 +15,7 @@ struct haproxy_ctl {
 	struct conf_balancer conf; /* deep copy of what is used */
 	bool live;                 /* a socket is configured */
 	struct hap_addr addr;
-	struct hap_render *render;
+	struct render_job *render;
 	struct hap_drain *drain;
 	struct hap_live *job;      /* live only */
 };
@@ -36,7 +36,7 @@ static int hap_apply(void *impl, const struct conf_cluster *cluster,
 			 h->conf.backend);
 		return -1;
 	}
-	rc = hap_render_start(h->render, cluster->name, text, true, cb, arg, err, errlen);
+	rc = render_job_start(h->render, cluster->name, text, NULL, true, cb, arg, err, errlen);
 	free(text);
 	return rc;
 }
@@ -56,7 +56,7 @@ static void hap_cancel(void *impl)
 	hap_drain_cancel(h->drain);
 	hap_live_cancel(h->job);
 	/* The file job puts its previous file back itself. */
-	hap_render_cancel(h->render);
+	render_job_cancel(h->render);
 }
 
 static void argv_free(char **argv)
@@ -101,7 +101,7 @@ static void hap_free(void *impl)
 		return;
 	hap_cancel(h);
 	hap_live_free(h->job);
-	hap_render_free(h->render);
+	render_job_free(h->render);
 	hap_drain_free(h->drain);
 	free(h->conf.backend);
 	free(h->conf.socket);

@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 
 #include "actions/balancer.h"
+#include "actions/render_job.h"
 #include "conf/config.h"
 
 
@@ -113,16 +114,13 @@ int hap_save_state(const char *answer, const char *path, char *err, size_t errle
 /* The first line of an unexpected answer, for messages. */
 void hap_answer_excerpt(const char *answer, char *buf, size_t len);
 
-/* The file job (haproxy_render.c): write, check, reload, roll back on failure. */
-struct hap_render;
-struct hap_render *hap_render_new(const struct act_env *env, const struct conf_balancer *conf,
+/*
+ * The file job (render_job.h) in haproxy's words (haproxy_render.c): its
+ * messages, and a failing command's excerpt from haproxy's first [ALERT].
+ * Borrows conf.
+ */
+struct render_job *hap_render_new(const struct act_env *env, const struct conf_balancer *conf,
 				  char *err, size_t errlen);
-/* Write TEXT, run check (if any), then reload when asked; -1 with err (nothing changed). */
-int hap_render_start(struct hap_render *r, const char *cluster, const char *text, bool reload,
-		     act_done_fn cb, void *arg, char *err, size_t errlen);
-/* Abort the job in flight without a callback, putting the previous file back. */
-void hap_render_cancel(struct hap_render *r);
-void hap_render_free(struct hap_render *r);
 
 /*
  * An apply through the Runtime API (haproxy_live.c).  conf, addr, render
@@ -130,7 +128,7 @@ void hap_render_free(struct hap_render *r);
  */
 struct hap_live;
 struct hap_live *hap_live_new(struct event_base *base, const struct conf_balancer *conf,
-			      const struct hap_addr *addr, struct hap_render *render,
+			      const struct hap_addr *addr, struct render_job *render,
 			      struct hap_drain *drain);
 int hap_live_start(struct hap_live *h, const struct conf_cluster *cluster,
 		   const struct balancer_roles *roles, act_done_fn cb, void *arg,

@@ -39,7 +39,7 @@ struct hap_live {
 	/* The controller's, which outlive this. */
 	const struct conf_balancer *conf;
 	const struct hap_addr *addr;
-	struct hap_render *render;
+	struct render_job *render;
 	struct hap_drain *drain;
 	/* The job in flight. */
 	enum job_phase phase;
@@ -362,7 +362,7 @@ static void save_or_finish(struct hap_live *h)
 		return;
 	}
 	h->phase = J_FILE;
-	if (hap_render_start(h->render, h->cluster, h->file_text, false, file_done, h,
+	if (render_job_start(h->render, h->cluster, h->file_text, NULL, false, file_done, h,
 			     err, sizeof(err)) < 0)
 		job_finish(h, false, err);
 }
@@ -502,12 +502,12 @@ void hap_live_cancel(struct hap_live *h)
 	     "backend", h->conf->backend, NULL);
 	/* The file job puts its previous file back itself. */
 	if (h->phase == J_FILE)
-		hap_render_cancel(h->render);
+		render_job_cancel(h->render);
 	job_clear(h);
 }
 
 struct hap_live *hap_live_new(struct event_base *base, const struct conf_balancer *conf,
-			      const struct hap_addr *addr, struct hap_render *render,
+			      const struct hap_addr *addr, struct render_job *render,
 			      struct hap_drain *drain)
 {
 	struct hap_live *h = calloc(1, sizeof(*h));

@@ -1,61 +1,17 @@
 /*
- * tests/unit/haproxy_fixture.h — what the haproxy tests share: HTTP
- * backends and clients on the test's own event loop, a real haproxy
- * process, and a blocking Runtime API call (tests may block).
+ * tests/unit/haproxy_fixture.h — what the haproxy tests share beyond
+ * proc_fixture.h: a real haproxy process and a blocking Runtime API call
+ * (tests may block).
  */
 #ifndef VIGIL_TESTS_UNIT_HAPROXY_FIXTURE_H
 #define VIGIL_TESTS_UNIT_HAPROXY_FIXTURE_H
 
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <sys/types.h>
 
 struct event_base;
-struct event;
 
 #define HAPROXY_BIN "/usr/sbin/haproxy"
-#define TH_MAX_CONNS 16
-
-/* A backend that answers every request with BODY, DELAY_MS after it came in. */
-struct th_backend {
-	struct event_base *base;
-	int fd, port;
-	struct event *acc;
-	uint64_t delay_ms;
-	const char *body;
-	int accepted, answered;
-	struct th_conn {
-		int fd;
-		struct event *ev; /* NULL: slot free */
-		struct th_backend *be;
-	} conns[TH_MAX_CONNS];
-};
-
-void th_backend_start(struct th_backend *be, struct event_base *base, uint64_t delay_ms,
-		      const char *body);
-void th_backend_stop(struct th_backend *be);
-
-/* One HTTP/1.0 GET through a port, read on the loop. */
-struct th_client {
-	int fd;
-	struct event *rd;
-	char buf[4096];
-	size_t len;
-	bool done; /* end of stream: the whole answer is in */
-};
-
-void th_client_start(struct th_client *c, struct event_base *base, int port);
-void th_client_pump(struct th_client *c);
-void th_client_stop(struct th_client *c);
-/* Complete, 200, exactly BODY. */
-void th_assert_answer(const struct th_client *c, const char *body);
-/* GET / through PORT, running the loop until answered: the body, or "" on failure. */
-const char *th_get(struct event_base *base, int port, char *buf, size_t len);
-
-int th_free_port(void);
-/* Run the loop until *flag or ms pass. */
-void th_run(struct event_base *base, const bool *flag, uint64_t ms);
 
 /* ---- a real haproxy (master-worker, foreground) ---- */
 

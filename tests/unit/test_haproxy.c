@@ -20,7 +20,7 @@
 #include "common/child.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
-#include "tests/unit/haproxy_fixture.h"
+#include "tests/unit/proc_fixture.h"
 #include "tests/unit/unit_util.h"
 
 static struct conf_node nodes3[] = {
@@ -164,7 +164,6 @@ END_TEST
 /* ---- the Runtime API client ---- */
 
 static struct event_base *base;
-static bool in_call;
 
 struct reply {
 	bool done;
@@ -177,7 +176,7 @@ static void on_reply(void *arg, const char *answer, const char *error)
 {
 	struct reply *r = arg;
 
-	ck_assert_msg(!in_call, "callback ran inside hap_cli_run");
+	ck_assert_msg(!pf_in_call, "callback ran inside hap_cli_run");
 	r->done = true;
 	r->calls++;
 	snprintf(r->answer, sizeof(r->answer), "%s", answer ? answer : "");
@@ -192,11 +191,11 @@ static struct reply run_cmd(const char *socket, const char *cmd, uint64_t timeou
 	struct hap_cli *c;
 
 	ck_assert_msg(hap_addr_parse(socket, &addr, err, sizeof(err)) == 0, "%s", err);
-	in_call = true;
+	pf_in_call = true;
 	c = hap_cli_run(base, &addr, cmd, timeout_ms, on_reply, &r);
-	in_call = false;
+	pf_in_call = false;
 	ck_assert_ptr_nonnull(c);
-	th_run(base, &r.done, timeout_ms + 3000);
+	pf_run(base, &r.done, timeout_ms + 3000);
 	ck_assert(r.done);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_int_eq(r.calls, 1);
@@ -221,7 +220,7 @@ START_TEST(cli_failures)
 	ck_assert_msg(strstr(r.error, "missing.sock: show info: connect: No such file"), "%s",
 		      r.error);
 
-	snprintf(tcp, sizeof(tcp), "127.0.0.1:%d", th_free_port());
+	snprintf(tcp, sizeof(tcp), "127.0.0.1:%d", pf_free_port());
 	r = run_cmd(tcp, "show servers state web", 1000);
 	ck_assert_msg(strstr(r.error, "show servers state web") &&
 		      strstr(r.error, "Connection refused"), "%s", r.error);
@@ -249,47 +248,11 @@ END_TEST
 /* ---- the file job (no socket) and what balancer_new refuses ---- */
 
 static char dir[64], file[128], calls[128], script[128];
-static struct child_runner *runner;
-static struct act_env env;
-
-struct outcome {
-	bool done, ok;
-	int calls;
-	char error[1024];
-};
-
-static void on_done(void *arg, bool ok, const char *error)
-{
-	struct outcome *o = arg;
-
-	ck_assert_msg(!in_call, "callback ran inside the balancer call");
-	o->done = true;
-	o->ok = ok;
-	o->calls++;
-	snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
-}
-
-static void write_text(const char *path, const char *text, mode_t mode)
-{
-	char err[256];
-
-	ck_assert_msg(fs_write_atomic(path, text, strlen(text), mode, err, sizeof(err)) == 0,
-		      "%s", err);
-}
-
-static char *slurp(const char *path)
-{
-	char err[256], *data = NULL;
-	size_t n;
-	int rc = fs_read_all(path, 1 << 20, &data, &n, err, sizeof(err));
-
-	ck_assert_msg(rc >= 0, "%s", err);
-	return rc == 1 ? strdup("") : data;
-}
+static struct pf_loop loop;
 
 static void setup(void)
 {
-	char err[256], body[512];
+	char body[512];
 
 	snprintf(dir, sizeof(dir), "/tmp/vigil-haproxy-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -300,39 +263,24 @@ static void setup(void)
 	snprintf(body, sizeof(body), "#!/bin/sh\necho \"$1\" >> '%s'\n"
 		 "echo \"[NOTICE] haproxy version is 2.6\"\n"
 		 "echo \"[ALERT] $1: bad server line\" >&2\nexit \"$2\"\n", calls);
-	write_text(script, body, 0755);
-	base = event_base_new();
-	ck_assert_ptr_nonnull(base);
-	runner = child_runner_new(base, err, sizeof(err));
-	ck_assert_msg(runner != NULL, "%s", err);
-	env.base = base;
-	env.children = runner;
+	pf_write(script, body, 0755);
+	pf_loop_init(&loop);
 }
 
 static void teardown(void)
 {
-	child_runner_free(runner);
-	event_base_free(base);
+	pf_loop_free(&loop);
 	unit_rm_tree(dir);
 }
 
-static struct outcome apply(const struct conf_balancer *c, size_t primary)
+static struct pf_outcome apply(const struct conf_balancer *c, size_t primary)
 {
 	struct balancer_roles roles = { .primary = primary };
-	struct outcome o = { 0 };
-	char err[256];
-	struct balancer *b = balancer_new(&env, c, err, sizeof(err));
+	struct balancer *b = pf_balancer(&loop.env, c);
+	struct pf_outcome o;
 
-	ck_assert_msg(b != NULL, "%s", err);
 	ck_assert_str_eq(balancer_describe(b), "haproxy:web");
-	in_call = true;
-	ck_assert_msg(balancer_apply(b, &web3, &roles, on_done, &o, err, sizeof(err)) == 0,
-		      "%s", err);
-	in_call = false;
-	th_run(base, &o.done, 10000);
-	ck_assert(o.done);
-	event_base_loop(base, EVLOOP_NONBLOCK);
-	ck_assert_int_eq(o.calls, 1);
+	o = pf_apply(loop.base, b, &web3, &roles, 10000);
 	balancer_free(b);
 	return o;
 }
@@ -346,7 +294,7 @@ START_TEST(file_job_checks_reloads_and_rolls_back)
 	char *bad[] = { script, (char *)"check", (char *)"1", NULL };
 	char *bad_reload[] = { script, (char *)"reload", (char *)"2", NULL };
 	struct conf_balancer c = hconf(CONF_STANDBY_OUT, NULL);
-	struct outcome o;
+	struct pf_outcome o;
 	char *got, err[256];
 
 	c.file = file;
@@ -354,11 +302,11 @@ START_TEST(file_job_checks_reloads_and_rolls_back)
 	c.reload = ok_reload;
 	o = apply(&c, 1);
 	ck_assert_msg(o.ok, "%s", o.error);
-	got = slurp(file);
+	got = pf_slurp(file, NULL);
 	ck_assert_str_eq(got, "# Managed by vigil: do not edit. Cluster web, primary b.\n"
 			 "backend web\n    server b [::1]:8082\n");
 	free(got);
-	got = slurp(calls);
+	got = pf_slurp(calls, NULL);
 	ck_assert_str_eq(got, "check\nreload\n");
 	free(got);
 
@@ -370,10 +318,10 @@ START_TEST(file_job_checks_reloads_and_rolls_back)
 	ck_assert(!o.ok);
 	/* The excerpt starts at haproxy's alert, past its notices. */
 	ck_assert_str_eq(o.error, "haproxy check failed: exit 1: [ALERT] check: bad server line");
-	got = slurp(file);
+	got = pf_slurp(file, NULL);
 	ck_assert_mem_eq(got, previous, sizeof(previous) - 1);
 	free(got);
-	got = slurp(calls);
+	got = pf_slurp(calls, NULL);
 	ck_assert_str_eq(got, "check\nreload\ncheck\n");
 	free(got);
 
@@ -381,9 +329,55 @@ START_TEST(file_job_checks_reloads_and_rolls_back)
 	c.reload = bad_reload;
 	o = apply(&c, 0);
 	ck_assert_msg(strncmp(o.error, "haproxy reload failed: exit 2", 29) == 0, "%s", o.error);
-	got = slurp(file);
+	got = pf_slurp(file, NULL);
 	ck_assert_mem_eq(got, previous, sizeof(previous) - 1);
 	free(got);
+}
+END_TEST
+
+/* Socket mode's use of the file job: checked, never reloaded; a cancel puts the old file back. */
+START_TEST(file_job_without_reload_and_cancelled)
+{
+	char *check[] = { script, (char *)"check", (char *)"0", NULL };
+	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
+	char *slow[] = { (char *)"/bin/sleep", (char *)"5", NULL };
+	struct conf_balancer c = hconf(CONF_STANDBY_OUT, NULL);
+	struct pf_outcome o = { 0 };
+	struct render_job *j;
+	char err[256], *got;
+
+	c.file = file;
+	c.check = check;
+	c.reload = reload;
+	j = hap_render_new(&loop.env, &c, err, sizeof(err));
+	ck_assert_msg(j != NULL, "%s", err);
+	ck_assert_int_eq(render_job_start(j, "web", "backend web\n", NULL, false, pf_on_done, &o,
+					  err, sizeof(err)), 0);
+	pf_run(loop.base, &o.done, 5000);
+	ck_assert_msg(o.done && o.ok, "%s", o.error);
+	got = pf_slurp(calls, NULL);
+	ck_assert_str_eq(got, "check\n");
+	free(got);
+	render_job_free(j);
+
+	c.check = slow;
+	j = hap_render_new(&loop.env, &c, err, sizeof(err));
+	ck_assert_msg(j != NULL, "%s", err);
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(render_job_start(j, "web", "backend next\n", NULL, false, pf_on_done, &o,
+					  err, sizeof(err)), 0);
+	ck_assert_int_eq(render_job_start(j, "web", "backend next\n", NULL, false, pf_on_done, &o,
+					  err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "haproxy web: a file job is already running");
+	/* Cancelled mid-check: the child is gone, the file as it was, no callback. */
+	render_job_cancel(j);
+	ck_assert_uint_eq(child_runner_active(loop.runner), 0);
+	got = pf_slurp(file, NULL);
+	ck_assert_str_eq(got, "backend web\n");
+	free(got);
+	unit_run_until(loop.base, NULL, 0, 100);
+	ck_assert(!o.done);
+	render_job_free(j);
 }
 END_TEST
 
@@ -392,21 +386,16 @@ START_TEST(drain_without_socket_waits_whole_timeout)
 	char *t[] = { (char *)"/bin/true", NULL };
 	struct conf_balancer c = hconf(CONF_STANDBY_BACKUP, NULL);
 	struct balancer *b;
-	struct outcome o = { 0 };
-	char err[256];
+	struct pf_outcome o;
 	uint64_t start = clock_mono_ms();
 
 	c.file = file;
 	c.check = t;
 	c.reload = t;
-	b = balancer_new(&env, &c, err, sizeof(err));
-	ck_assert_ptr_nonnull(b);
-	in_call = true;
-	ck_assert_int_eq(balancer_drain(b, 200, on_done, &o, err, sizeof(err)), 0);
-	in_call = false;
-	th_run(base, &o.done, 5000);
-	ck_assert(o.done && o.ok);
-	ck_assert_uint_ge(clock_mono_ms() - start, 150);
+	b = pf_balancer(&loop.env, &c);
+	o = pf_drain(loop.base, b, 200, 5000);
+	ck_assert(o.ok);
+	ck_assert_uint_ge(o.at - start, 150);
 	ck_assert_str_eq(o.error, "drain waited the whole 200 ms: no haproxy stats socket "
 			 "configured, so in-flight sessions cannot be seen");
 	balancer_free(b);
@@ -421,21 +410,21 @@ START_TEST(new_refuses_incomplete_conf)
 
 	c.backend = NULL;
 	c.socket = (char *)"/run/haproxy.sock";
-	ck_assert_ptr_null(balancer_new(&env, &c, err, sizeof(err)));
+	ck_assert_ptr_null(balancer_new(&loop.env, &c, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "backend is required"), "%s", err);
 	c = hconf(CONF_STANDBY_BACKUP, NULL);
 	c.file = file;
 	c.check = t;
-	ck_assert_ptr_null(balancer_new(&env, &c, err, sizeof(err)));
+	ck_assert_ptr_null(balancer_new(&loop.env, &c, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "without socket, file, check and reload are required"), "%s",
 		      err);
 	c.reload = t;
 	c.state_file = file;
-	ck_assert_ptr_null(balancer_new(&env, &c, err, sizeof(err)));
+	ck_assert_ptr_null(balancer_new(&loop.env, &c, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "state_file needs socket"), "%s", err);
 	c = hconf(CONF_STANDBY_BACKUP, NULL);
 	c.socket = (char *)"haproxy.example:9999";
-	ck_assert_ptr_null(balancer_new(&env, &c, err, sizeof(err)));
+	ck_assert_ptr_null(balancer_new(&loop.env, &c, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "socket haproxy.example:9999"), "%s", err);
 }
 END_TEST
@@ -455,6 +444,7 @@ static Suite *haproxy_suite(void)
 	tcase_add_checked_fixture(job, setup, teardown);
 	tcase_set_timeout(job, 30);
 	tcase_add_test(job, file_job_checks_reloads_and_rolls_back);
+	tcase_add_test(job, file_job_without_reload_and_cancelled);
 	tcase_add_test(job, drain_without_socket_waits_whole_timeout);
 	tcase_add_test(job, new_refuses_incomplete_conf);
 	suite_add_tcase(s, job);

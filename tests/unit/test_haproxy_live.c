@@ -11,7 +11,6 @@
  * SIGUSR2; a render haproxy rejects leaves the previous file and traffic.
  */
 #include <check.h>
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,41 +18,22 @@
 
 #include "actions/balancer.h"
 #include "actions/haproxy.h"
-#include "common/child.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "tests/unit/haproxy_fixture.h"
+#include "tests/unit/proc_fixture.h"
 #include "tests/unit/unit_util.h"
 
 #define SLOW_MS 1500
 
 static char dir[64], sock[128], state[128], file[128];
-static struct event_base *base;
-static struct child_runner *runner;
-static struct event *tick;
-static struct act_env env;
-static struct th_backend be_a, be_b;
-static bool in_call;
+static struct pf_loop loop;
+static struct pf_backend be_a, be_b;
 
 static struct conf_node nodes[3] = { { .name = (char *)"a" }, { .name = (char *)"b" },
 				     { .name = (char *)"c" } };
 static char addr_a[32], addr_b[32];
 static struct conf_cluster web = { .name = (char *)"web", .nodes = nodes, .n_nodes = 2 };
-
-struct outcome {
-	bool done, ok;
-	int calls;
-	char error[1024];
-	bool client_done; /* the watched client had its whole answer when cb ran */
-};
-static struct th_client *watched;
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
 
 static void set_node(size_t i, char *buf, int port)
 {
@@ -65,24 +45,14 @@ static void set_node(size_t i, char *buf, int port)
 
 static void setup(void)
 {
-	char err[256];
-	struct timeval tv = clock_tv_ms(20);
-
 	snprintf(dir, sizeof(dir), "/tmp/vigil-hx-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/admin.sock", dir);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(file, sizeof(file), "%s/backend.cfg", dir);
-	base = event_base_new();
-	ck_assert_ptr_nonnull(base);
-	runner = child_runner_new(base, err, sizeof(err));
-	ck_assert_msg(runner != NULL, "%s", err);
-	tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-	ck_assert_int_eq(event_add(tick, &tv), 0);
-	env.base = base;
-	env.children = runner;
-	th_backend_start(&be_a, base, 0, "a");
-	th_backend_start(&be_b, base, 0, "b");
+	pf_loop_init(&loop);
+	pf_backend_start(&be_a, loop.base, 0, "a");
+	pf_backend_start(&be_b, loop.base, 0, "b");
 	set_node(0, addr_a, be_a.port);
 	set_node(1, addr_b, be_b.port);
 	web.n_nodes = 2;
@@ -90,29 +60,12 @@ static void setup(void)
 
 static void teardown(void)
 {
-	th_haproxy_stop(base);
-	th_backend_stop(&be_a);
-	th_backend_stop(&be_b);
-	event_free(tick);
-	child_runner_free(runner);
-	event_base_free(base);
+	th_haproxy_stop(loop.base);
+	pf_backend_stop(&be_a);
+	pf_backend_stop(&be_b);
+	pf_loop_free(&loop);
 	if (!getenv("VIGIL_KEEP_TMP"))
 		unit_rm_tree(dir);
-}
-
-static void on_done(void *arg, bool ok, const char *error)
-{
-	struct outcome *o = arg;
-
-	ck_assert_msg(!in_call, "callback ran inside the balancer call");
-	o->done = true;
-	o->ok = ok;
-	o->calls++;
-	snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
-	if (watched) {
-		th_client_pump(watched);
-		o->client_done = watched->done;
-	}
 }
 
 static struct conf_balancer live_conf(void)
@@ -124,52 +77,23 @@ static struct conf_balancer live_conf(void)
 	return c;
 }
 
-static struct balancer *make(const struct conf_balancer *c)
-{
-	char err[256];
-	struct balancer *b = balancer_new(&env, c, err, sizeof(err));
-
-	ck_assert_msg(b != NULL, "%s", err);
-	return b;
-}
-
-static struct outcome apply(struct balancer *b, size_t primary, const bool *out)
+static struct pf_outcome apply(struct balancer *b, size_t primary, const bool *out)
 {
 	struct balancer_roles roles = { .primary = primary, .out = out };
-	struct outcome o = { 0 };
-	char err[256];
 
-	in_call = true;
-	ck_assert_msg(balancer_apply(b, &web, &roles, on_done, &o, err, sizeof(err)) == 0,
-		      "%s", err);
-	in_call = false;
-	th_run(base, &o.done, 15000);
-	ck_assert_msg(o.done, "apply did not finish");
-	event_base_loop(base, EVLOOP_NONBLOCK);
-	ck_assert_int_eq(o.calls, 1);
-	return o;
+	return pf_apply(loop.base, b, &web, &roles, 15000);
 }
 
 static void apply_ok(struct balancer *b, size_t primary, const bool *out)
 {
-	struct outcome o = apply(b, primary, out);
+	struct balancer_roles roles = { .primary = primary, .out = out };
 
-	ck_assert_msg(o.ok, "apply: %s", o.error);
+	pf_apply_ok(loop.base, b, &web, &roles);
 }
 
-static struct outcome drain(struct balancer *b, uint64_t timeout_ms)
+static struct pf_outcome drain(struct balancer *b, uint64_t timeout_ms)
 {
-	struct outcome o = { 0 };
-	char err[256];
-
-	in_call = true;
-	ck_assert_msg(balancer_drain(b, timeout_ms, on_done, &o, err, sizeof(err)) == 0,
-		      "%s", err);
-	in_call = false;
-	th_run(base, &o.done, timeout_ms + 10000);
-	ck_assert_msg(o.done, "drain did not end");
-	ck_assert_int_eq(o.calls, 1);
-	return o;
+	return pf_drain(loop.base, b, timeout_ms, timeout_ms + 10000);
 }
 
 static void assert_traffic(int port, const char *body)
@@ -177,7 +101,7 @@ static void assert_traffic(int port, const char *body)
 	char buf[256];
 
 	for (int i = 0; i < 4; i++)
-		ck_assert_str_eq(th_get(base, port, buf, sizeof(buf)), body);
+		ck_assert_str_eq(pf_get(loop.base, port, buf, sizeof(buf)), body);
 }
 
 /* Start haproxy with web's servers declared as given (their config addresses). */
@@ -188,7 +112,7 @@ static int start_haproxy(const char *servers)
 
 	snprintf(text, sizeof(text), "backend web\n%s", servers);
 	port = th_write_config(dir, false, text);
-	th_haproxy_start(base, dir, NULL, port);
+	th_haproxy_start(loop.base, dir, NULL, port);
 	return port;
 }
 
@@ -220,7 +144,7 @@ START_TEST(apply_moves_traffic_without_reload)
 	const bool a_out[] = { true, false };
 	struct conf_balancer c = live_conf();
 	struct balancer *b;
-	struct outcome o;
+	struct pf_outcome o;
 	long pid, up;
 	int port;
 
@@ -230,7 +154,7 @@ START_TEST(apply_moves_traffic_without_reload)
 	pid = th_info(dir, "Pid");
 	up = th_info(dir, "Uptime_sec");
 	ck_assert_int_gt(pid, 0);
-	b = make(&c);
+	b = pf_balancer(&loop.env, &c);
 	ck_assert_str_eq(balancer_describe(b), "haproxy:web");
 	apply_ok(b, 0, NULL);
 	assert_traffic(port, "a");
@@ -259,7 +183,7 @@ START_TEST(apply_moves_traffic_without_reload)
 
 	/* With `file` too, the rendered backend follows (for a restart), never reloaded. */
 	c.file = file;
-	b = make(&c);
+	b = pf_balancer(&loop.env, &c);
 	apply_ok(b, 1, a_out);
 	{
 		struct balancer_roles roles = { .primary = 1, .out = a_out };
@@ -281,9 +205,9 @@ START_TEST(drain_waits_for_the_request_in_flight)
 {
 	const bool a_out[] = { true, false };
 	struct conf_balancer c = live_conf();
-	struct th_client first;
+	struct pf_client first;
 	struct balancer *b;
-	struct outcome o;
+	struct pf_outcome o;
 	int port;
 
 	if (!th_have_haproxy())
@@ -291,23 +215,23 @@ START_TEST(drain_waits_for_the_request_in_flight)
 	be_a.delay_ms = SLOW_MS;
 	be_a.body = "slow";
 	port = start_ab();
-	b = make(&c);
+	b = pf_balancer(&loop.env, &c);
 	apply_ok(b, 0, NULL);
 
-	th_client_start(&first, base, port);
-	ck_assert(unit_run_until(base, &be_a.accepted, 1, 5000));
+	pf_client_start(&first, loop.base, port);
+	ck_assert(unit_run_until(loop.base, &be_a.accepted, 1, 5000));
 	apply_ok(b, 1, a_out);
 	ck_assert_msg(!first.done, "the slow answer came before the drain started");
-	watched = &first;
+	pf_watched = &first;
 	o = drain(b, 10000);
-	watched = NULL;
+	pf_watched = NULL;
 	ck_assert_msg(o.ok && o.error[0] == '\0', "%s", o.error);
 	ck_assert_msg(o.client_done, "drained before the in-flight answer arrived");
-	th_assert_answer(&first, "slow");
+	pf_assert_answer(&first, "slow");
 	ck_assert_int_eq(th_admin_state(dir, "a"), (int)HAP_ADM_FMAINT);
 	assert_traffic(port, "b");
 	ck_assert_int_eq(be_a.accepted, 1);
-	th_client_stop(&first);
+	pf_client_stop(&first);
 	balancer_free(b);
 }
 END_TEST
@@ -316,7 +240,7 @@ START_TEST(reload_keeps_state_and_address)
 {
 	const bool a_out[] = { true, false };
 	struct conf_balancer c = live_conf();
-	struct th_backend moved;
+	struct pf_backend moved;
 	struct balancer *b;
 	int port;
 
@@ -324,21 +248,21 @@ START_TEST(reload_keeps_state_and_address)
 		return;
 	port = start_ab();
 	/* a moved: vigil's node a is now served elsewhere. */
-	th_backend_start(&moved, base, 0, "a-moved");
+	pf_backend_start(&moved, loop.base, 0, "a-moved");
 	set_node(0, addr_a, moved.port);
-	b = make(&c);
+	b = pf_balancer(&loop.env, &c);
 	apply_ok(b, 0, NULL);
 	assert_traffic(port, "a-moved");
-	th_haproxy_reload(base, dir);
+	th_haproxy_reload(loop.base, dir);
 	assert_traffic(port, "a-moved");
 
 	apply_ok(b, 1, a_out);
 	assert_traffic(port, "b");
-	th_haproxy_reload(base, dir);
+	th_haproxy_reload(loop.base, dir);
 	assert_traffic(port, "b");
 	ck_assert_int_eq(th_admin_state(dir, "a"), (int)HAP_ADM_FDRAIN);
 	balancer_free(b);
-	th_backend_stop(&moved);
+	pf_backend_stop(&moved);
 }
 END_TEST
 
@@ -346,7 +270,7 @@ START_TEST(errors_are_clear)
 {
 	struct conf_balancer c = live_conf();
 	struct balancer *b;
-	struct outcome o;
+	struct pf_outcome o;
 	char servers[512];
 
 	if (!th_have_haproxy())
@@ -354,7 +278,7 @@ START_TEST(errors_are_clear)
 	/* Both active in haproxy's config: the standby must not share the traffic. */
 	snprintf(servers, sizeof(servers), "    server a %s\n    server b %s\n", addr_a, addr_b);
 	start_haproxy(servers);
-	b = make(&c);
+	b = pf_balancer(&loop.env, &c);
 	apply_ok(b, 0, NULL);
 	ck_assert_int_eq(th_admin_state(dir, "b"), (int)HAP_ADM_FMAINT);
 
@@ -368,7 +292,7 @@ START_TEST(errors_are_clear)
 	balancer_free(b);
 
 	c.backend = (char *)"nosuch";
-	b = make(&c);
+	b = pf_balancer(&loop.env, &c);
 	o = apply(b, 0, NULL);
 	ck_assert_str_eq(o.error, "haproxy nosuch: haproxy answered \"Can't find backend.\"");
 	balancer_free(b);
@@ -386,7 +310,7 @@ START_TEST(render_check_and_reload)
 			  (char *)"-f", file, NULL };
 	char *reload[] = { (char *)"/bin/kill", (char *)"-USR2", pidtxt, NULL };
 	struct balancer *b;
-	struct outcome o;
+	struct pf_outcome o;
 	uint64_t end;
 	long pid;
 	size_t len;
@@ -406,14 +330,14 @@ START_TEST(render_check_and_reload)
 					 sizeof(err)), 0);
 	free(rendered);
 	port = th_write_config(dir, false, "");
-	snprintf(pidtxt, sizeof(pidtxt), "%ld", (long)th_haproxy_start(base, dir, file, port));
+	snprintf(pidtxt, sizeof(pidtxt), "%ld", (long)th_haproxy_start(loop.base, dir, file, port));
 	assert_traffic(port, "a");
 	pid = th_info(dir, "Pid");
 
-	b = make(&c);
+	b = pf_balancer(&loop.env, &c);
 	apply_ok(b, 1, NULL);
 	end = clock_mono_ms() + 5000;
-	while (strcmp(th_get(base, port, buf, sizeof(buf)), "b") != 0 && clock_mono_ms() < end)
+	while (strcmp(pf_get(loop.base, port, buf, sizeof(buf)), "b") != 0 && clock_mono_ms() < end)
 		usleep(20000);
 	assert_traffic(port, "b");
 	ck_assert_int_ne(th_info(dir, "Pid"), pid);
@@ -422,7 +346,7 @@ START_TEST(render_check_and_reload)
 	/* haproxy rejects the option: the file stays as checked, traffic as it was. */
 	ck_assert_int_eq(fs_read_all(file, 1 << 20, &rendered, &len, err, sizeof(err)), 0);
 	c.server_options = (char *)"no_such_keyword";
-	b = make(&c);
+	b = pf_balancer(&loop.env, &c);
 	o = apply(b, 0, NULL);
 	ck_assert(!o.ok);
 	ck_assert_msg(strncmp(o.error, "haproxy check failed: exit 1: [ALERT]", 37) == 0 &&

@@ -4,11 +4,10 @@
  * failed check or reload leaves the previous file byte for byte and never
  * reloads an unchecked file.
  * Commands are /bin/true, /bin/false and a recording script; the checks
- * against a real nginx are in test_nginx_drain.c.
+ * against a real nginx are in test_nginx_real.c.
  */
 #include <check.h>
 #include <event2/event.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "common/child.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
+#include "tests/unit/proc_fixture.h"
 #include "tests/unit/unit_util.h"
 
 static struct conf_node nodes4[] = {
@@ -166,95 +166,30 @@ END_TEST
 /* ---- the apply job ---- */
 
 static char dir[256], file[320], calls[320], script[320];
-static struct event_base *base;
-static struct child_runner *runner;
-static struct event *tick;
-static struct act_env env;
-
-struct outcome {
-	bool done;
-	bool ok;
-	int calls;
-	char error[1024];
-};
-static bool inside_apply;
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static void write_text(const char *path, const char *text, mode_t mode)
-{
-	char err[256];
-
-	ck_assert_msg(fs_write_atomic(path, text, strlen(text), mode, err, sizeof(err)) == 0,
-		      "%s", err);
-}
-
-/* "" when PATH is missing; the caller frees. */
-static char *slurp(const char *path, size_t *len)
-{
-	char err[256], *data = NULL;
-	size_t n = 0;
-	int rc = fs_read_all(path, 1 << 20, &data, &n, err, sizeof(err));
-
-	ck_assert_msg(rc >= 0, "%s", err);
-	if (len)
-		*len = n;
-	return rc == 1 ? strdup("") : data;
-}
+static struct pf_loop loop;
 
 static void setup(void)
 {
-	char err[256];
-	struct timeval tv = clock_tv_ms(20);
+	char body[1024];
 
 	snprintf(dir, sizeof(dir), "/tmp/vigil-nginx-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(file, sizeof(file), "%s/upstream.conf", dir);
 	snprintf(calls, sizeof(calls), "%s/calls.log", dir);
 	snprintf(script, sizeof(script), "%s/rec.sh", dir);
-	{
-		char body[1024];
-
-		/* rec.sh TAG STATUS: note TAG, say something on both streams, exit STATUS. */
-		snprintf(body, sizeof(body),
-			 "#!/bin/sh\necho \"$1\" >> '%s'\n"
-			 "echo \"$1: first line of trouble\"\necho \"$1: second line\" >&2\n"
-			 "exit \"$2\"\n", calls);
-		write_text(script, body, 0755);
-	}
-	base = event_base_new();
-	ck_assert_ptr_nonnull(base);
-	runner = child_runner_new(base, err, sizeof(err));
-	ck_assert_msg(runner != NULL, "%s", err);
-	/* A heartbeat so EVLOOP_ONCE returns and deadlines are checked. */
-	tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-	ck_assert_int_eq(event_add(tick, &tv), 0);
-	env.base = base;
-	env.children = runner;
+	/* rec.sh TAG STATUS: note TAG, say something on both streams, exit STATUS. */
+	snprintf(body, sizeof(body),
+		 "#!/bin/sh\necho \"$1\" >> '%s'\n"
+		 "echo \"$1: first line of trouble\"\necho \"$1: second line\" >&2\n"
+		 "exit \"$2\"\n", calls);
+	pf_write(script, body, 0755);
+	pf_loop_init(&loop);
 }
 
 static void teardown(void)
 {
-	event_free(tick);
-	child_runner_free(runner);
-	event_base_free(base);
+	pf_loop_free(&loop);
 	unit_rm_tree(dir);
-}
-
-static void on_done(void *arg, bool ok, const char *error)
-{
-	struct outcome *o = arg;
-
-	ck_assert_msg(!inside_apply, "callback ran inside balancer_apply");
-	o->done = true;
-	o->ok = ok;
-	o->calls++;
-	snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
 }
 
 static struct conf_balancer job_conf(char **check, char **reload)
@@ -268,40 +203,21 @@ static struct conf_balancer job_conf(char **check, char **reload)
 	return c;
 }
 
-static void run_loop(const bool *flag, uint64_t ms)
-{
-	uint64_t end = clock_mono_ms() + ms;
-
-	while (!*flag && clock_mono_ms() < end)
-		event_base_loop(base, EVLOOP_ONCE);
-}
-
 /* Apply roles for cl through a fresh balancer and wait for the outcome. */
-static struct outcome apply_roles(const struct conf_balancer *c, const struct conf_cluster *cl,
-				  const struct balancer_roles *roles)
+static struct pf_outcome apply_roles(const struct conf_balancer *c,
+				     const struct conf_cluster *cl,
+				     const struct balancer_roles *roles)
 {
-	struct outcome o = { 0 };
-	char err[256];
-	struct balancer *b = balancer_new(&env, c, err, sizeof(err));
+	struct balancer *b = pf_balancer(&loop.env, c);
+	struct pf_outcome o;
 
-	ck_assert_msg(b != NULL, "%s", err);
 	ck_assert_str_eq(balancer_describe(b), "nginx:web_backend");
-	inside_apply = true;
-	ck_assert_msg(balancer_apply(b, cl, roles, on_done, &o, err, sizeof(err)) == 0,
-		      "%s", err);
-	inside_apply = false;
-	ck_assert(balancer_busy(b));
-	run_loop(&o.done, 10000);
-	ck_assert_msg(o.done, "apply did not finish");
-	ck_assert(!balancer_busy(b));
-	/* Let a stray second callback show itself. */
-	event_base_loop(base, EVLOOP_NONBLOCK);
-	ck_assert_int_eq(o.calls, 1);
+	o = pf_apply(loop.base, b, cl, roles, 10000);
 	balancer_free(b);
 	return o;
 }
 
-static struct outcome apply(const struct conf_balancer *c, size_t primary)
+static struct pf_outcome apply(const struct conf_balancer *c, size_t primary)
 {
 	struct balancer_roles roles = { .primary = primary };
 
@@ -311,7 +227,7 @@ static struct outcome apply(const struct conf_balancer *c, size_t primary)
 static void assert_file(const char *expect, size_t len)
 {
 	size_t n;
-	char *got = slurp(file, &n);
+	char *got = pf_slurp(file, &n);
 
 	ck_assert_uint_eq(n, len);
 	ck_assert_mem_eq(got, expect, len);
@@ -320,7 +236,7 @@ static void assert_file(const char *expect, size_t len)
 
 static void assert_calls(const char *expect)
 {
-	char *got = slurp(calls, NULL);
+	char *got = pf_slurp(calls, NULL);
 
 	ck_assert_str_eq(got, expect);
 	free(got);
@@ -353,7 +269,7 @@ START_TEST(apply_true_true)
 {
 	char *check[] = { (char *)"/bin/true", NULL }, *reload[] = { (char *)"true", NULL };
 	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o;
+	struct pf_outcome o;
 	struct stat st;
 
 	write_previous();
@@ -370,7 +286,7 @@ START_TEST(apply_success_runs_reload_once)
 	char *check[] = { script, (char *)"check", (char *)"0", NULL };
 	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
 	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o;
+	struct pf_outcome o;
 
 	o = apply(&c, 0);
 	ck_assert_msg(o.ok, "%s", o.error);
@@ -391,7 +307,7 @@ START_TEST(apply_leaves_out_nodes)
 		"    server 127.0.0.1:8082 backup;   # b standby\n"
 		"    server 127.0.0.1:8083;          # c primary\n"
 		"}\n";
-	struct outcome o;
+	struct pf_outcome o;
 
 	write_previous();
 	o = apply_roles(&c, &web3, &roles);
@@ -406,7 +322,7 @@ START_TEST(check_false_keeps_previous)
 	char *check[] = { (char *)"/bin/false", NULL };
 	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
 	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o;
+	struct pf_outcome o;
 
 	write_previous();
 	o = apply(&c, 1);
@@ -422,7 +338,7 @@ START_TEST(check_failure_reports_output)
 	char *check[] = { script, (char *)"check", (char *)"1", NULL };
 	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
 	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o;
+	struct pf_outcome o;
 
 	write_previous();
 	o = apply(&c, 0);
@@ -440,7 +356,7 @@ START_TEST(check_failure_without_previous_removes_file)
 	char *check[] = { script, (char *)"check", (char *)"1", NULL };
 	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
 	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o;
+	struct pf_outcome o;
 
 	o = apply(&c, 0);
 	ck_assert(!o.ok);
@@ -454,7 +370,7 @@ START_TEST(reload_failure_restores_previous)
 	char *check[] = { script, (char *)"check", (char *)"0", NULL };
 	char *reload[] = { script, (char *)"reload", (char *)"3", NULL };
 	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o;
+	struct pf_outcome o;
 
 	write_previous();
 	o = apply(&c, 1);
@@ -472,7 +388,7 @@ START_TEST(check_timeout_and_missing_command)
 	char *missing[] = { (char *)"/nonexistent/nginx", (char *)"-t", NULL };
 	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
 	struct conf_balancer c = job_conf(sleepy, reload);
-	struct outcome o;
+	struct pf_outcome o;
 	uint64_t start = clock_mono_ms();
 
 	write_previous();
@@ -499,23 +415,23 @@ START_TEST(busy_and_cancel_restore)
 	char *check[] = { (char *)"/bin/sleep", (char *)"5", NULL };
 	char *reload[] = { script, (char *)"reload", (char *)"0", NULL };
 	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o = { 0 }, o2 = { 0 };
+	struct pf_outcome o = { 0 }, o2 = { 0 };
 	struct balancer_roles to_b = { .primary = 1 }, to_a = { .primary = 0 };
 	char err[256];
-	struct balancer *b = balancer_new(&env, &c, err, sizeof(err));
+	struct balancer *b = balancer_new(&loop.env, &c, err, sizeof(err));
 
 	ck_assert_ptr_nonnull(b);
 	write_previous();
-	ck_assert_int_eq(balancer_apply(b, &web, &to_b, on_done, &o, err, sizeof(err)), 0);
+	ck_assert_int_eq(balancer_apply(b, &web, &to_b, pf_on_done, &o, err, sizeof(err)), 0);
 	assert_file(rendered_b, strlen(rendered_b));
-	ck_assert_int_eq(balancer_apply(b, &web, &to_a, on_done, &o2, err, sizeof(err)), -1);
+	ck_assert_int_eq(balancer_apply(b, &web, &to_a, pf_on_done, &o2, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "busy"));
-	ck_assert_uint_eq(child_runner_active(runner), 1);
+	ck_assert_uint_eq(child_runner_active(loop.runner), 1);
 	/* Shutdown mid-check: the child dies, the old file comes back, no callback. */
 	balancer_free(b);
-	ck_assert_uint_eq(child_runner_active(runner), 0);
+	ck_assert_uint_eq(child_runner_active(loop.runner), 0);
 	assert_file(previous, PREVIOUS_LEN);
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_loop(loop.base, EVLOOP_NONBLOCK);
 	ck_assert(!o.done && !o2.done);
 	assert_calls("");
 }
@@ -537,7 +453,7 @@ START_TEST(spawn_error_is_deferred_and_rolled_back)
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	write_previous();
 	{
-		struct outcome o = apply(&c, 0);
+		struct pf_outcome o = apply(&c, 0);
 
 		ck_assert(!o.ok);
 		ck_assert_msg(strstr(o.error, "nginx check failed: cannot start /bin/true"),
@@ -552,28 +468,28 @@ START_TEST(balancer_rejects_bad_input)
 {
 	char *check[] = { (char *)"/bin/true", NULL }, *reload[] = { (char *)"/bin/true", NULL };
 	struct conf_balancer c = job_conf(check, reload);
-	struct outcome o = { 0 };
+	struct pf_outcome o = { 0 };
 	struct balancer_roles beyond = { .primary = 2 }, fenced = { .primary = 0, .out = a_out };
 	char err[256] = "";
 	struct balancer *b;
 
 	c.type = (enum conf_balancer_type)7;
-	ck_assert_ptr_null(balancer_new(&env, &c, err, sizeof(err)));
+	ck_assert_ptr_null(balancer_new(&loop.env, &c, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "unknown type"));
 	c = job_conf(check, NULL);
-	ck_assert_ptr_null(balancer_new(&env, &c, err, sizeof(err)));
+	ck_assert_ptr_null(balancer_new(&loop.env, &c, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "reload"));
 
 	c = job_conf(check, reload);
-	b = balancer_new(&env, &c, err, sizeof(err));
+	b = balancer_new(&loop.env, &c, err, sizeof(err));
 	ck_assert_ptr_nonnull(b);
-	ck_assert_int_eq(balancer_apply(b, &web, &beyond, on_done, &o, err, sizeof(err)), -1);
+	ck_assert_int_eq(balancer_apply(b, &web, &beyond, pf_on_done, &o, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "out of range"));
 	ck_assert(!balancer_busy(b));
-	ck_assert_int_eq(balancer_apply(b, &web3, &fenced, on_done, &o, err, sizeof(err)), -1);
+	ck_assert_int_eq(balancer_apply(b, &web3, &fenced, pf_on_done, &o, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "primary a is marked out"), "%s", err);
 	ck_assert(!balancer_busy(b));
-	ck_assert_int_eq(balancer_apply(b, &web, NULL, on_done, &o, err, sizeof(err)), -1);
+	ck_assert_int_eq(balancer_apply(b, &web, NULL, pf_on_done, &o, err, sizeof(err)), -1);
 	ck_assert(!balancer_busy(b));
 	ck_assert_int_eq(access(file, F_OK), -1);
 	balancer_free(b);
