@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "actions/alert_int.h"
+#include "common/argv.h"
 #include "common/child.h"
 #include "common/clock.h"
 #include "common/curl_loop.h"
@@ -100,13 +101,6 @@ enum conf_severity alert_severity(const char *name)
 	if (name && strcmp(name, "warning") == 0)
 		return CONF_SEV_WARNING;
 	return CONF_SEV_CRITICAL;
-}
-
-static void argv_free(char **argv)
-{
-	for (size_t i = 0; argv && argv[i]; i++)
-		free(argv[i]);
-	free(argv);
 }
 
 static void req_free(struct alert_req *req)
@@ -393,23 +387,6 @@ size_t alerter_pending(const struct alerter *a)
 	return n;
 }
 
-static char **argv_dup(char *const *argv)
-{
-	size_t n = 0;
-	char **copy;
-
-	while (argv[n])
-		n++;
-	copy = calloc(n + 1, sizeof(*copy));
-	for (size_t i = 0; copy && i < n; i++) {
-		if ((copy[i] = strdup(argv[i])) == NULL) {
-			argv_free(copy);
-			return NULL;
-		}
-	}
-	return copy;
-}
-
 /* What the sink needs from conf; a message naming only the sink's index and type. */
 static const char *sink_missing(const struct alerter *a, const struct conf_alert *conf,
 				const struct alert_format *fmt)
@@ -447,7 +424,7 @@ static int sink_init(struct alerter *a, struct sink *s, size_t index,
 	s->timeout_ms = conf->timeout_ms;
 	s->backoff_ms = conf->backoff_ms;
 	if (s->fmt->exec) {
-		oom |= (s->argv = argv_dup(conf->argv)) == NULL;
+		oom |= argv_dup(conf->argv, &s->argv) < 0 || !s->argv;
 	} else {
 		oom |= (s->url = strdup(conf->url)) == NULL;
 		s->headers = curl_slist_append(NULL, "Content-Type: application/json");

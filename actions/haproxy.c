@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "actions/haproxy.h"
+#include "common/argv.h"
 
 struct haproxy_ctl {
 	struct conf_balancer conf; /* deep copy of what is used */
@@ -57,34 +58,6 @@ static void hap_cancel(void *impl)
 	hap_live_cancel(h->job);
 	/* The file job puts its previous file back itself. */
 	render_job_cancel(h->render);
-}
-
-static void argv_free(char **argv)
-{
-	for (size_t i = 0; argv && argv[i]; i++)
-		free(argv[i]);
-	free(argv);
-}
-
-/* NULL stays NULL; -1 when out of memory. */
-static int argv_dup(char *const *argv, char ***out)
-{
-	size_t n = 0;
-
-	*out = NULL;
-	if (!argv)
-		return 0;
-	while (argv[n])
-		n++;
-	*out = calloc(n + 1, sizeof(**out));
-	for (size_t i = 0; *out && i < n; i++) {
-		(*out)[i] = strdup(argv[i]);
-		if (!(*out)[i]) {
-			argv_free(*out);
-			*out = NULL;
-		}
-	}
-	return *out ? 0 : -1;
 }
 
 static int str_dup(const char *s, char **out)

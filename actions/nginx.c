@@ -16,6 +16,7 @@
 
 #include "actions/balancer.h"
 #include "actions/render_job.h"
+#include "common/argv.h"
 
 /* Rendered server statements are padded so the comments line up. */
 #define NGX_STMT_WIDTH 32
@@ -115,31 +116,6 @@ static void ngx_cancel(void *impl)
 	render_job_cancel(n->job);
 }
 
-static void argv_free(char **argv)
-{
-	for (size_t i = 0; argv && argv[i]; i++)
-		free(argv[i]);
-	free(argv);
-}
-
-static char **argv_dup(char *const *argv)
-{
-	size_t n = 0;
-	char **copy;
-
-	while (argv[n])
-		n++;
-	copy = calloc(n + 1, sizeof(*copy));
-	for (size_t i = 0; copy && i < n; i++) {
-		copy[i] = strdup(argv[i]);
-		if (!copy[i]) {
-			argv_free(copy);
-			return NULL;
-		}
-	}
-	return copy;
-}
-
 static void ngx_free(void *impl)
 {
 	struct nginx_ctl *n = impl;
@@ -160,14 +136,16 @@ static void ngx_free(void *impl)
 /* Copy what the controller uses from conf; -1 on allocation failure. */
 static int conf_copy(struct conf_balancer *dst, const struct conf_balancer *src)
 {
+	int oom;
+
 	*dst = *src;
 	dst->upstream = strdup(src->upstream);
 	dst->file = strdup(src->file);
-	dst->check = argv_dup(src->check);
-	dst->reload = argv_dup(src->reload);
+	oom = argv_dup(src->check, &dst->check) < 0;
+	oom |= argv_dup(src->reload, &dst->reload) < 0;
 	dst->server_options = src->server_options ? strdup(src->server_options) : NULL;
 	dst->pid_file = NULL;
-	if (!dst->upstream || !dst->file || !dst->check || !dst->reload ||
+	if (oom || !dst->upstream || !dst->file || !dst->check || !dst->reload ||
 	    (src->server_options && !dst->server_options))
 		return -1;
 	return 0;

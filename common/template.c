@@ -6,6 +6,8 @@
  * probe or hook start) can never disagree about what a template means.
  */
 #include "common/template.h"
+
+#include "common/argv.h"
 #include "common/error.h"
 
 #include <stdarg.h>
@@ -238,9 +240,5 @@ char **tmpl_expand_argv(char *const *argv, const struct tmpl_var *vars, size_t n
 
 void tmpl_argv_free(char **argv)
 {
-	if (argv == NULL)
-		return;
-	for (char **p = argv; *p != NULL; p++)
-		free(*p);
-	free(argv);
+	argv_free(argv);
 }

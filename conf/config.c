@@ -10,14 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void free_argv(char **argv)
-{
-	if (argv == NULL)
-		return;
-	for (char **p = argv; *p != NULL; p++)
-		free(*p);
-	free(argv);
-}
+#include "common/argv.h"
 
 static void free_probe(struct conf_probe *p)
 {
@@ -25,7 +18,7 @@ static void free_probe(struct conf_probe *p)
 	free(p->method);
 	free(p->expect_status);
 	free(p->expect_body);
-	free_argv(p->argv);
+	argv_free(p->argv);
 	free(p->via);
 }
 
@@ -33,8 +26,8 @@ static void free_balancer(struct conf_balancer *b)
 {
 	free(b->upstream);
 	free(b->file);
-	free_argv(b->check);
-	free_argv(b->reload);
+	argv_free(b->check);
+	argv_free(b->reload);
 	free(b->server_options);
 	free(b->pid_file);
 	free(b->backend);
@@ -57,14 +50,14 @@ static void free_cluster(struct conf_cluster *c)
 	for (size_t i = 0; i < c->n_balancers; i++)
 		free_balancer(&c->balancers[i]);
 	free(c->balancers);
-	free_argv(c->hooks.promote);
-	free_argv(c->hooks.restore);
-	free_argv(c->hooks.follow);
-	free_argv(c->hooks.fence);
+	argv_free(c->hooks.promote);
+	argv_free(c->hooks.restore);
+	argv_free(c->hooks.follow);
+	argv_free(c->hooks.fence);
 	for (size_t i = 0; i < c->n_alerts; i++) {
 		free(c->alerts[i].url);
 		free(c->alerts[i].routing_key);
-		free_argv(c->alerts[i].argv);
+		argv_free(c->alerts[i].argv);
 	}
 	free(c->alerts);
 }
