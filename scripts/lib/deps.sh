@@ -12,6 +12,7 @@
 VIGIL_DEB_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libcurl4-openssl-dev libjansson-dev libconfig-dev check
+	libssl-dev libzstd-dev
 	nginx-light haproxy python3 python3-pytest
 	postgresql python3-psycopg2
 	nftables iproute2 curl procps ca-certificates
