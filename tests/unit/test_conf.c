@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf/config.h"
+#include "tests/unit/conf_fixture.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -33,66 +34,6 @@
 	"    { name = \"" name "\"; address = \"" addr "\"; role = \"" role "\"; }\n"
 #define NODE(name, addr, role) \
 	"    { name = \"" name "\"; address = \"" addr "\"; role = \"" role "\"; },\n"
-
-static char path[128];
-
-/*
- * Write TEXT to a fresh temp dir and load it.  The file is removed before
- * any assertion runs, so a failing test leaves nothing behind; PATH keeps
- * the name that the messages carry.
- */
-static int load_text(const char *text, struct config **out, struct conf_errors *errs)
-{
-	char dir[64] = "/tmp/vigil-test-conf-XXXXXX";
-	FILE *f;
-	int rc, wrote;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/t.conf", dir);
-	f = fopen(path, "w");
-	wrote = f != NULL && fputs(text, f) >= 0;
-	wrote = (f != NULL && fclose(f) == 0) && wrote;
-	rc = conf_load(path, out, errs);
-	unlink(path);
-	rmdir(dir);
-	ck_assert_msg(wrote, "cannot write %s", path);
-	return rc;
-}
-
-static struct config *load_ok(const char *text)
-{
-	struct conf_errors errs = { 0 };
-	struct config *cfg = NULL;
-
-	if (load_text(text, &cfg, &errs) != 0)
-		ck_abort_msg("load failed: %s", errs.n ? errs.msgs[0] : "(no message)");
-	ck_assert_uint_eq(errs.n, 0);
-	ck_assert_ptr_nonnull(cfg);
-	return cfg;
-}
-
-/* Load must fail, leave *out alone and report at least one message. */
-static void load_fail(const char *text, struct conf_errors *errs)
-{
-	static struct config sentinel;
-	struct config *cfg = &sentinel;
-
-	ck_assert_int_eq(load_text(text, &cfg, errs), -1);
-	ck_assert_ptr_eq(cfg, &sentinel);
-	ck_assert_uint_gt(errs->n, 0);
-}
-
-static bool has_error(const struct conf_errors *errs, int line, const char *part)
-{
-	char prefix[192];
-
-	snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
-	for (size_t i = 0; i < errs->n; i++)
-		if (strncmp(errs->msgs[i], prefix, strlen(prefix)) == 0 &&
-		    strstr(errs->msgs[i] + strlen(prefix), part) != NULL)
-			return true;
-	return false;
-}
 
 /* ---- successful loads ---- */
 
@@ -134,7 +75,7 @@ END_TEST
 
 START_TEST(test_defaults)
 {
-	struct config *cfg = load_ok(HEAD
+	struct config *cfg = cf_load_ok(HEAD
 		"  probes = ( { type = \"http\"; url = \"https://{host}:{port}/\"; },\n"
 		"             { type = \"exec\"; command = [\"/bin/true\", \"{node}\"]; },\n"
 		"             { type = \"tcp\"; interval = \"2s\"; } );\n"
@@ -146,7 +87,7 @@ START_TEST(test_defaults)
 	const struct conf_cluster *c = &cfg->clusters[0];
 	const struct conf_probe *p = &c->probes[0];
 
-	ck_assert_str_eq(cfg->path, path);
+	ck_assert_str_eq(cfg->path, cf_path);
 	ck_assert_str_eq(cfg->state_dir, "/var/lib/vigil");
 	ck_assert_str_eq(cfg->control.socket, "/run/vigil/vigil.sock");
 	ck_assert_int_eq(cfg->control.mode, 0600);
@@ -193,7 +134,7 @@ END_TEST
 
 START_TEST(test_state_machine_keys)
 {
-	struct config *cfg = load_ok(HEAD
+	struct config *cfg = cf_load_ok(HEAD
 		"  probes = ( { type = \"http\"; via = \"b\"; url = \"http://{via_address}/see/{node}\"; },\n"
 		"             { type = \"exec\"; command = [\"/bin/echo\", \"0\"]; lag = true; } );\n"
 		"  hooks = { restore = [\"/bin/true\", \"{node}\"]; };\n"
@@ -219,7 +160,7 @@ END_TEST
 
 START_TEST(test_variants)
 {
-	struct config *cfg = load_ok(
+	struct config *cfg = cf_load_ok(
 		"log_format = \"json\";\n"
 		"control = { mode = 432; socket = \"/tmp/v.sock\"; };\n"
 		"clusters = ( { name = \"db-1.x\"; nodes = (\n"
@@ -480,12 +421,12 @@ START_TEST(test_err_case)
 	struct conf_errors errs = { 0 };
 	char all[2048] = "";
 
-	load_fail(c->text, &errs);
+	cf_load_fail(c->text, &errs);
 	for (size_t i = 0; i < errs.n; i++) {
 		strncat(all, "\n  ", sizeof(all) - strlen(all) - 1);
 		strncat(all, errs.msgs[i], sizeof(all) - strlen(all) - 1);
 	}
-	ck_assert_msg(has_error(&errs, c->line, c->part), "case %s: no error at line %d with "
+	ck_assert_msg(cf_has_error(&errs, c->line, c->part), "case %s: no error at line %d with "
 		      "\"%s\"; got:%s", c->name, c->line, c->part, all);
 	conf_errors_clear(&errs);
 }
@@ -509,9 +450,9 @@ START_TEST(test_err_alert_url_not_echoed)
 {
 	struct conf_errors errs = { 0 };
 
-	load_fail(HEAD TCP "  alerts = ( { type = \"webhook\";\n"
+	cf_load_fail(HEAD TCP "  alerts = ( { type = \"webhook\";\n"
 		  "    url = \"ftp://user:s3cr3t@h/\"; } );\n" TAIL, &errs);
-	ck_assert(has_error(&errs, 9, "'url' must start with http:// or https://"));
+	ck_assert(cf_has_error(&errs, 9, "'url' must start with http:// or https://"));
 	for (size_t i = 0; i < errs.n; i++)
 		ck_assert_msg(strstr(errs.msgs[i], "s3cr3t") == NULL, "secret leaked: %s",
 			      errs.msgs[i]);
@@ -523,7 +464,7 @@ START_TEST(test_err_many_at_once)
 {
 	struct conf_errors errs = { 0 };
 
-	load_fail("state_dir = \"rel\";\n"                                     /* 1 */
+	cf_load_fail("state_dir = \"rel\";\n"                                     /* 1 */
 		  "clusters = ( { name = \"web\"; nodes = (\n"                  /* 2 */
 		  NODE("a", "localhost:1", "primary")                          /* 3 */
 		  LAST("b", "127.0.0.1:2", "standby")                          /* 4 */
@@ -532,11 +473,11 @@ START_TEST(test_err_many_at_once)
 		  "  alerts = ( { type = \"sms\"; url = \"http://h/\"; } );\n"     /* 7 */
 		  "} );\n", &errs);                                            /* 8 */
 	ck_assert_uint_eq(errs.n, 5);
-	ck_assert(has_error(&errs, 1, "'state_dir' must be an absolute path"));
-	ck_assert(has_error(&errs, 3, "is a hostname"));
-	ck_assert(has_error(&errs, 6, "unknown key 'fal' in probe"));
-	ck_assert(has_error(&errs, 6, "missing unit in \"1\""));
-	ck_assert(has_error(&errs, 7, "'type' must be one of: webhook, pagerduty, slack, exec; got \"sms\""));
+	ck_assert(cf_has_error(&errs, 1, "'state_dir' must be an absolute path"));
+	ck_assert(cf_has_error(&errs, 3, "is a hostname"));
+	ck_assert(cf_has_error(&errs, 6, "unknown key 'fal' in probe"));
+	ck_assert(cf_has_error(&errs, 6, "missing unit in \"1\""));
+	ck_assert(cf_has_error(&errs, 7, "'type' must be one of: webhook, pagerduty, slack, exec; got \"sms\""));
 	/* Reported in file order, whatever order the checks ran in. */
 	ck_assert_ptr_nonnull(strstr(errs.msgs[0], ":1: "));
 	ck_assert_ptr_nonnull(strstr(errs.msgs[1], ":3: "));

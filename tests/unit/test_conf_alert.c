@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf/config.h"
+#include "tests/unit/conf_fixture.h"
 #include "tests/unit/unit_util.h"
 
 #ifndef SRCDIR
@@ -32,7 +33,7 @@
 
 #define SECRET "S3CRET"
 
-static char dir[64], path[128];
+static char dir[64];
 
 static void write_file(const char *name, const char *text)
 {
@@ -53,7 +54,7 @@ static void setup(void)
 
 	snprintf(dir, sizeof(dir), "/tmp/vigil-conf-alert-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	snprintf(cf_path, sizeof(cf_path), "%s/t.conf", dir);
 	write_file("hook", "  http://127.0.0.1:9/hook?token=" SECRET "-URL \r\nsecond line\n");
 	write_file("key", SECRET "-KEY\n");
 	write_file("empty", "\n  \n");
@@ -82,23 +83,11 @@ static int load_fmt(struct config **out, struct conf_errors *errs, const char *f
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	f = fopen(path, "w");
+	f = fopen(cf_path, "w");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_ge(fputs(text, f), 0);
 	ck_assert_int_eq(fclose(f), 0);
-	return conf_load(path, out, errs);
-}
-
-static bool has_error(const struct conf_errors *errs, int line, const char *part)
-{
-	char prefix[192];
-
-	snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
-	for (size_t i = 0; i < errs->n; i++)
-		if (strncmp(errs->msgs[i], prefix, strlen(prefix)) == 0 &&
-		    strstr(errs->msgs[i] + strlen(prefix), part) != NULL)
-			return true;
-	return false;
+	return conf_load(cf_path, out, errs);
 }
 
 START_TEST(every_type_and_its_defaults)
@@ -236,7 +225,7 @@ START_TEST(error_case)
 		ck_assert_msg(strstr(errs.msgs[i], SECRET) == NULL, "case %s: secret leaked: %s",
 			      c->name, errs.msgs[i]);
 	}
-	ck_assert_msg(has_error(&errs, c->line, part), "case %s: no error at line %d with "
+	ck_assert_msg(cf_has_error(&errs, c->line, part), "case %s: no error at line %d with "
 		      "\"%s\"; got:%s", c->name, c->line, part, all);
 	ck_assert_msg(errs.n == 1, "case %s: %zu errors:%s", c->name, errs.n, all);
 	conf_errors_clear(&errs);
@@ -252,9 +241,9 @@ START_TEST(bad_type_alone)
 	ck_assert_int_eq(load_fmt(&cfg, &errs, HEAD
 		"  alerts = ( { type = \"sms\"; url = \"http://h/\"; routing_key = \"k\";\n"
 		"    phone = \"1\"; } );\n" TAIL), -1);
-	ck_assert(has_error(&errs, 8, "'type' must be one of: webhook, pagerduty, slack, exec; "
+	ck_assert(cf_has_error(&errs, 8, "'type' must be one of: webhook, pagerduty, slack, exec; "
 			    "got \"sms\""));
-	ck_assert(has_error(&errs, 9, "unknown key 'phone' in alert (accepted keys: type, "
+	ck_assert(cf_has_error(&errs, 9, "unknown key 'phone' in alert (accepted keys: type, "
 			    "min_severity, retries, timeout, backoff)"));
 	ck_assert_uint_eq(errs.n, 2);
 	conf_errors_clear(&errs);

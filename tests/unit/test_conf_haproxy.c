@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf/config.h"
+#include "tests/unit/conf_fixture.h"
 
 /* Lines 1-7: a valid cluster up to its balancers. */
 #define HEAD \
@@ -29,39 +30,9 @@
 	"  } );\n"                                                                  /* 10 */ \
 	"} );\n"
 
-static char path[128];
-
-static int load_text(const char *text, struct config **out, struct conf_errors *errs)
-{
-	char dir[64] = "/tmp/vigil-test-confhx-XXXXXX";
-	FILE *f;
-	int rc, wrote;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/t.conf", dir);
-	f = fopen(path, "w");
-	wrote = f != NULL && fputs(text, f) >= 0;
-	wrote = (f != NULL && fclose(f) == 0) && wrote;
-	rc = conf_load(path, out, errs);
-	unlink(path);
-	rmdir(dir);
-	ck_assert_msg(wrote, "cannot write %s", path);
-	return rc;
-}
-
-static struct config *load_ok(const char *text)
-{
-	struct conf_errors errs = { 0 };
-	struct config *cfg = NULL;
-
-	if (load_text(text, &cfg, &errs) != 0)
-		ck_abort_msg("load failed: %s", errs.n ? errs.msgs[0] : "(no message)");
-	return cfg;
-}
-
 START_TEST(socket_mode)
 {
-	struct config *cfg = load_ok(HEAD BAL(
+	struct config *cfg = cf_load_ok(HEAD BAL(
 		"backend = \"web_be\"; socket = \"/run/haproxy/admin.sock\"; "
 		"state_file = \"/var/lib/haproxy/state\"; standby = \"out\";"));
 	const struct conf_balancer *b = &cfg->clusters[0].balancers[0];
@@ -79,7 +50,7 @@ START_TEST(socket_mode)
 	ck_assert_uint_eq(b->timeout_ms, 10000);
 	config_free(cfg);
 
-	cfg = load_ok(HEAD BAL("backend = \"w\"; socket = \"127.0.0.1:9999\"; "
+	cfg = cf_load_ok(HEAD BAL("backend = \"w\"; socket = \"127.0.0.1:9999\"; "
 			       "file = \"/etc/haproxy/vigil.cfg\"; check = [\"haproxy\", \"-c\"];"));
 	b = &cfg->clusters[0].balancers[0];
 	ck_assert_str_eq(b->socket, "127.0.0.1:9999");
@@ -87,7 +58,7 @@ START_TEST(socket_mode)
 	ck_assert_str_eq(b->check[1], "-c");
 	config_free(cfg);
 
-	cfg = load_ok(HEAD BAL("backend = \"w\"; socket = \"[::1]:9999\";"));
+	cfg = cf_load_ok(HEAD BAL("backend = \"w\"; socket = \"[::1]:9999\";"));
 	ck_assert_str_eq(cfg->clusters[0].balancers[0].socket, "[::1]:9999");
 	config_free(cfg);
 }
@@ -95,7 +66,7 @@ END_TEST
 
 START_TEST(file_mode_and_mixed_types)
 {
-	struct config *cfg = load_ok(HEAD
+	struct config *cfg = cf_load_ok(HEAD
 		"  balancers = (\n"
 		"    { type = \"haproxy\"; backend = \"web\"; file = \"/etc/haproxy/web.cfg\";\n"
 		"      check = [\"haproxy\", \"-c\", \"-f\", \"/etc/haproxy/haproxy.cfg\"];\n"
@@ -174,18 +145,6 @@ static const struct err_case err_cases[] = {
 	  "    check = [\"c\"]; reload = [\"r\"];\n  } );\n} );\n" },
 };
 
-static bool has_error(const struct conf_errors *errs, int line, const char *part)
-{
-	char prefix[192];
-
-	snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
-	for (size_t i = 0; i < errs->n; i++)
-		if (strncmp(errs->msgs[i], prefix, strlen(prefix)) == 0 &&
-		    strstr(errs->msgs[i] + strlen(prefix), part) != NULL)
-			return true;
-	return false;
-}
-
 START_TEST(refused)
 {
 	const struct err_case *c = &err_cases[_i];
@@ -194,13 +153,13 @@ START_TEST(refused)
 	struct config *cfg = &sentinel;
 	char all[2048] = "";
 
-	ck_assert_int_eq(load_text(c->text, &cfg, &errs), -1);
+	ck_assert_int_eq(cf_load_text(c->text, &cfg, &errs), -1);
 	ck_assert_ptr_eq(cfg, &sentinel);
 	for (size_t i = 0; i < errs.n; i++) {
 		strncat(all, "\n  ", sizeof(all) - strlen(all) - 1);
 		strncat(all, errs.msgs[i], sizeof(all) - strlen(all) - 1);
 	}
-	ck_assert_msg(has_error(&errs, c->line, c->part), "case %s: no error at line %d with "
+	ck_assert_msg(cf_has_error(&errs, c->line, c->part), "case %s: no error at line %d with "
 		      "\"%s\"; got:%s", c->name, c->line, c->part, all);
 	conf_errors_clear(&errs);
 }
