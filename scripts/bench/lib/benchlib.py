@@ -4,8 +4,10 @@ Process groups that are always reaped (every server runs in its own
 session, and a cleanup stack kills each group even on Ctrl-C), /proc
 sampling of CPU time and memory, free loopback ports, nginx config
 boilerplate for private instances, vigil's binaries and status, the
-plain-text tables the benchmarks print, and (for the detect bench)
-percentiles, ISO-8601 stamps, JSON-lines files and the load client's reader.
+plain-text tables the benchmarks print, (for the detect bench)
+percentiles, ISO-8601 stamps, JSON-lines files and the load client's
+reader, and (for the failover bench's HAProxy setups) `haproxy -c` and
+`show servers state` over HAProxy's stats socket.
 """
 
 import json
@@ -520,3 +522,61 @@ class LoadClient:
         self.done.wait(timeout)
         self.proc.stop(grace=1)
         return list(self.results)
+
+
+# ---------------------------------------------------------------- added for the failover bench's HAProxy setups
+
+def haproxy_check(cfg):
+    """`haproxy -c` on cfg; BenchError with HAProxy's words if it refuses it."""
+    r = subprocess.run([HAPROXY, "-c", "-q", "-f", cfg], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        raise BenchError(f"haproxy -c refused {cfg}:\n{r.stdout}{r.stderr}")
+
+
+def haproxy_cli(sock, cmd, timeout=2.0):
+    """One Runtime API command on a unix stats socket: the answer, or None.
+
+    HAProxy answers one command and closes (no prompt mode), so the answer
+    ends with the stream.
+    """
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(sock)
+            s.sendall(cmd.encode() + b"\n")
+            chunks = []
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return b"".join(chunks).decode("utf-8", "replace")
+                chunks.append(chunk)
+    except OSError:
+        return None
+
+
+def haproxy_servers(sock, backend, timeout=2.0):
+    """{server: {"op": srv_op_state, "admin": srv_admin_state, "addr": srv_addr}}
+    of backend, from `show servers state`; None if the socket did not answer
+    with that table (not there yet, or an error message)."""
+    answer = haproxy_cli(sock, f"show servers state {backend}", timeout)
+    if answer is None:
+        return None
+    cols, out = None, {}
+    for line in answer.splitlines():
+        if line.startswith("# "):
+            cols = line[2:].split()
+            continue
+        fields = line.split()
+        if not cols or len(fields) < len(cols) or "srv_name" not in cols:
+            continue
+        row = dict(zip(cols, fields))
+        if row.get("be_name") != backend:
+            continue
+        try:
+            out[row["srv_name"]] = {"op": int(row["srv_op_state"]),
+                                    "admin": int(row["srv_admin_state"]),
+                                    "addr": row.get("srv_addr")}
+        except (KeyError, ValueError):
+            return None
+    return out or None
