@@ -30,11 +30,15 @@ struct act_env {
 
 /*
  * What a balancer should route: all traffic to primary; nodes with out[i]
- * are left out entirely (fenced, or being drained).
+ * are left out entirely (fenced, or being drained).  Of those, drain[i]
+ * marks the ones whose current sessions may finish (a switchover's old
+ * primary); the others are cut off at once where the balancer can tell
+ * (haproxy: maint rather than drain).
  */
 struct balancer_roles {
 	size_t primary;
-	const bool *out; /* cluster->n_nodes flags, or NULL = none out; out[primary] must be false */
+	const bool *out;   /* cluster->n_nodes flags, or NULL = none out; out[primary] must be false */
+	const bool *drain; /* a subset of out, or NULL = none */
 };
 
 /*

@@ -14,16 +14,16 @@
  * One command per connection: haproxy answers and closes, so the end of
  * the answer is the end of the stream (no prompt mode to parse).
  *
- * Roles: the primary is `ready`; a node marked out is `drain` when it was
- * serving (ready and not down) — its sessions finish, a switchover's drain
- * waits for them and then sets `maint` — and `maint` otherwise.  A standby
+ * Roles: the primary is `ready`; a node marked out and drain (a
+ * switchover's old primary) is `drain` when it was serving (ready and not
+ * down) — its sessions finish, the drain waits for them and then sets
+ * `maint`; any other out node (fenced after a failover) is `maint` at once.  A standby
  * is `maint` with standby = "out".  With standby = "backup" it is `ready`
  * only when haproxy's config declares it `backup` and the primary is not a
  * backup server itself, so haproxy uses it only while the primary is down;
  * otherwise it would share the primary's traffic, so it is `maint`.
- * A node left in drain by an apply no drain followed (a failover: the old
- * primary is fenced anyway) stays in drain — no new traffic but what
- * haproxy's stickiness pins to it — until a drain ends it or it rejoins.
+ * A node vigil is still draining stays in `drain` across applies until
+ * its drain ends.
  *
  * Without a socket: render `file` as the whole `backend B` section, write
  * it atomically, run check, then reload; a failure restores the previous

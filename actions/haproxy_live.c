@@ -31,6 +31,7 @@ struct plan_node {
 	char *host;
 	unsigned port;
 	bool out;
+	bool drain;  /* out, but its sessions may finish (a switchover) */
 	enum hap_want want;
 };
 
@@ -128,9 +129,10 @@ static void job_send(struct hap_live *h, enum job_phase phase, const char *cmd)
 /* ---- deciding ---- */
 
 /*
- * An out node that was serving goes to `drain`, so the sessions it has
- * finish (a switchover's drain waits for them, then sets maint); one that
- * vigil is still draining stays there.  Anything else goes to maint.
+ * An out node being drained (a switchover's old primary) that was serving
+ * goes to `drain`, so the sessions it has finish (the drain waits for them,
+ * then sets maint); one that vigil is still draining stays there.  Anything
+ * else (a fenced node after a failover) goes to maint at once.
  */
 static enum hap_want want_out(const struct hap_live *h, size_t i)
 {
@@ -138,7 +140,7 @@ static enum hap_want want_out(const struct hap_live *h, size_t i)
 
 	if (s->admin & HAP_ADM_MAINT)
 		return W_MAINT;
-	if (!(s->admin & HAP_ADM_DRAIN) && s->op != HAP_OP_STOPPED)
+	if (h->nodes[i].drain && !(s->admin & HAP_ADM_DRAIN) && s->op != HAP_OP_STOPPED)
 		return W_DRAIN;
 	if ((s->admin & HAP_ADM_FDRAIN) && hap_drain_has(h->drain, h->names[i]))
 		return W_DRAIN;
@@ -454,6 +456,7 @@ static int copy_nodes(struct hap_live *h, const struct conf_cluster *cl,
 		p->host = strdup(cl->nodes[i].host);
 		p->port = cl->nodes[i].port;
 		p->out = roles->out && roles->out[i];
+		p->drain = p->out && roles->drain && roles->drain[i];
 		h->names[i] = p->name;
 		if (!p->name || !p->host)
 			return -1;

@@ -87,10 +87,10 @@ static void balancer_done(void *arg, bool ok, const char *error)
 
 /* Apply roles (primary, and who is left out) to every balancer; then(). */
 static void apply_balancers(struct mon_cluster *cl, size_t primary, const bool *out,
-			    step_done_fn then)
+			    const bool *drain, step_done_fn then)
 {
 	struct mon_failover *job = cl->job;
-	struct balancer_roles roles = { .primary = primary, .out = out };
+	struct balancer_roles roles = { .primary = primary, .out = out, .drain = drain };
 	size_t n = cl->conf->n_balancers;
 	char err[512];
 
@@ -209,13 +209,14 @@ static void drain_wait(struct mon_cluster *cl, bool ok, const char *error)
 
 void failover_drain(struct mon_cluster *cl)
 {
-	bool out[CONF_MAX_NODES];
+	bool out[CONF_MAX_NODES], drain[CONF_MAX_NODES] = { false };
 
 	/* New requests go to the new node; the old primary finishes what it has. */
 	memcpy(out, cl->out, sizeof(out));
 	out[cl->fo.from] = true;
 	out[cl->fo.to] = false;
-	apply_balancers(cl, cl->fo.to, out, drain_wait);
+	drain[cl->fo.from] = true;
+	apply_balancers(cl, cl->fo.to, out, drain, drain_wait);
 }
 
 static void fenced(struct mon_cluster *cl, bool ok, const char *error)
@@ -283,7 +284,7 @@ void failover_reconfigure(struct mon_cluster *cl)
 {
 	cl->job = &cl->fo;
 	cl->fo.result = FO_RUNNING;
-	apply_balancers(cl, cl->primary, cl->out, step_done);
+	apply_balancers(cl, cl->primary, cl->out, NULL, step_done);
 }
 
 static void follow_next(struct mon_cluster *cl);
@@ -409,7 +410,7 @@ void failover_reroute(struct mon_cluster *cl, const char *reason)
 	snprintf(job->reason, sizeof(job->reason), "%s", reason);
 	clock_iso8601(job->started, sizeof(job->started));
 	cl->job = job;
-	apply_balancers(cl, cl->primary, cl->out, render_done);
+	apply_balancers(cl, cl->primary, cl->out, NULL, render_done);
 }
 
 void failover_abort(struct mon_cluster *cl)

@@ -392,12 +392,13 @@ global
 defaults
     mode tcp
     # haproxy waits min(timeout connect, 1s) before retrying a refused
-    # connection, and redispatch lets the retry take the new primary.
+    # connection; `redispatch 1` lets every retry (not only the last) take
+    # the new primary as soon as vigil has made it ready.
     timeout connect 500ms
     timeout client 60s
     timeout server 60s
-    retries 2
-    option redispatch
+    retries 3
+    option redispatch 1
 frontend pg_in
     bind 127.0.0.1:{self.port}
     default_backend pg

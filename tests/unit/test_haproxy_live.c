@@ -91,6 +91,14 @@ static void apply_ok(struct balancer *b, size_t primary, const bool *out)
 	pf_apply_ok(loop.base, b, &web, &roles);
 }
 
+/* A switchover's apply: the out nodes may finish their sessions (drain). */
+static void apply_drain_ok(struct balancer *b, size_t primary, const bool *out)
+{
+	struct balancer_roles roles = { .primary = primary, .out = out, .drain = out };
+
+	pf_apply_ok(loop.base, b, &web, &roles);
+}
+
 static struct pf_outcome drain(struct balancer *b, uint64_t timeout_ms)
 {
 	return pf_drain(loop.base, b, timeout_ms, timeout_ms + 10000);
@@ -162,7 +170,7 @@ START_TEST(apply_moves_traffic_without_reload)
 	ck_assert_int_eq(th_admin_state(dir, "b"), 0);
 	assert_state_file(0, 0);
 
-	apply_ok(b, 1, a_out);
+	apply_drain_ok(b, 1, a_out);
 	assert_traffic(port, "b");
 	/* a was serving: drain first, maint once the drain is over. */
 	ck_assert_int_eq(th_admin_state(dir, "a"), (int)HAP_ADM_FDRAIN);
@@ -220,7 +228,7 @@ START_TEST(drain_waits_for_the_request_in_flight)
 
 	pf_client_start(&first, loop.base, port);
 	ck_assert(unit_run_until(loop.base, &be_a.accepted, 1, 5000));
-	apply_ok(b, 1, a_out);
+	apply_drain_ok(b, 1, a_out);
 	ck_assert_msg(!first.done, "the slow answer came before the drain started");
 	pf_watched = &first;
 	o = drain(b, 10000);
@@ -256,11 +264,12 @@ START_TEST(reload_keeps_state_and_address)
 	th_haproxy_reload(loop.base, dir);
 	assert_traffic(port, "a-moved");
 
+	/* A failover's apply (no drain): the fenced node goes to maint at once. */
 	apply_ok(b, 1, a_out);
 	assert_traffic(port, "b");
 	th_haproxy_reload(loop.base, dir);
 	assert_traffic(port, "b");
-	ck_assert_int_eq(th_admin_state(dir, "a"), (int)HAP_ADM_FDRAIN);
+	ck_assert_int_eq(th_admin_state(dir, "a"), (int)HAP_ADM_FMAINT);
 	balancer_free(b);
 	pf_backend_stop(&moved);
 }
