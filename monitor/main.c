@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "conf/config.h"
+#include "monitor/cli_backup.h"
 #include "monitor/daemon.h"
 
 #define DEFAULT_CONFIG "/etc/vigil/vigil.conf"
@@ -29,7 +30,9 @@ static void usage(FILE *out)
 		"      --log-format FMT   text (default) or json; overrides log_format in the file\n"
 		"      --log-level LEVEL  debug, info (default), notice, warning, error\n"
 		"  -V, --version          print the version\n"
-		"  -h, --help             this text\n");
+		"  -h, --help             this text\n"
+		"       vigil keygen|init|backup|snapshots|restore|verify ...  (backups; "
+		"vigil backup --help)\n");
 }
 
 struct options {
@@ -100,6 +103,8 @@ int main(int argc, char **argv)
 	struct config *cfg = NULL;
 	int rc;
 
+	if (argc > 1 && cli_backup_verb(argv[1]))
+		return cli_backup_main(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	vlog_setup(o.log_format == VLOG_JSON ? VLOG_JSON : VLOG_TEXT, (enum vlog_level)o.log_level);

@@ -1,0 +1,193 @@
+/*
+ * actions/backup/writer.c — chunks into packs, packs into index files
+ * (writer.h), and the recovery of packs a dead writer left unindexed.
+ */
+#include "actions/backup/writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+int bk_writer_init(struct bk_writer *w, struct bk_repo *r, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->r = r;
+	w->indexed = r->index.npacks;
+	bk_packw_init(&w->pw);
+	/* Room for the header, filled in when the file is written. */
+	if (bk_buf_reserve(&w->idx, BK_INDEX_HEADER_LEN) < 0) {
+		err_set(err, errlen, "writer: out of memory");
+		return -1;
+	}
+	memset(w->idx.p, 0, BK_INDEX_HEADER_LEN);
+	w->idx.len = BK_INDEX_HEADER_LEN;
+	return 0;
+}
+
+void bk_writer_free(struct bk_writer *w)
+{
+	char why[128];
+
+	if (w->r && (w->pw.n > 0 || w->r->index.npacks > w->indexed)) {
+		w->r->store->ops->discard(w->r->store);
+		if (bk_index_truncate(&w->r->index, w->indexed, why, sizeof(why)) < 0)
+			vlog(VLOG_ERR, "backup", "cannot drop unwritten chunks from the index",
+			     "error", why, NULL);
+	}
+	bk_packw_free(&w->pw);
+	bk_buf_free(&w->idx);
+}
+
+int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[BK_ID_LEN],
+		    char *err, size_t errlen)
+{
+	struct bk_repo *r = w->r;
+
+	bk_sha256(p, n, id);
+	w->chunks_total++;
+	if (bk_index_find(&r->index, id))
+		return 0;
+	if (bk_packw_add(&w->pw, r->codec, id, p, n, err, errlen) < 0 ||
+	    bk_index_add_pending(&r->index, &w->pw.ents[w->pw.n - 1], err, errlen) < 0)
+		return -1;
+	w->chunks_new++;
+	w->bytes_new += n;
+	if (w->pw.data.len >= r->pack_size)
+		return bk_writer_flush(w, err, errlen);
+	return 0;
+}
+
+int bk_writer_flush(struct bk_writer *w, char *err, size_t errlen)
+{
+	struct bk_repo *r = w->r;
+	uint8_t id[BK_ID_LEN];
+	char hex[BK_ID_HEX], name[96], why[512] = "";
+
+	if (w->pw.n == 0)
+		return 0;
+	if (bk_packw_seal(&w->pw, r->codec, id, why, sizeof(why)) < 0)
+		goto fail;
+	bk_hex(id, BK_ID_LEN, hex);
+	bk_pack_name(hex, name, sizeof(name));
+	if (r->store->ops->put_lazy(r->store, name, w->pw.data.p, w->pw.data.len, why,
+				    sizeof(why)) < 0)
+		goto fail;
+	if (bk_index_add_pack(&r->index, id, w->pw.data.len, w->pw.ents, w->pw.n, why,
+			      sizeof(why)) < 0)
+		goto fail;
+	if (bk_index_record(&w->idx, id, w->pw.data.len, w->pw.ents, w->pw.n) < 0) {
+		snprintf(why, sizeof(why), "out of memory");
+		goto fail;
+	}
+	w->idx_packs++;
+	w->bytes_stored += w->pw.data.len;
+	w->packs_written++;
+	bk_packw_reset(&w->pw);
+	if (w->idx_packs >= BK_PACKS_PER_INDEX && bk_writer_index(w, err, errlen) < 0)
+		return -1;
+	return bk_lock_refresh(r, err, errlen);
+fail:
+	err_set(err, errlen, "write pack: %s", why);
+	return -1;
+}
+
+int bk_writer_index(struct bk_writer *w, char *err, size_t errlen)
+{
+	char hex[BK_ID_HEX], why[512] = "";
+	size_t stored = 0;
+
+	if (w->pw.n > 0 && bk_writer_flush(w, err, errlen) < 0)
+		return -1;
+	if (w->idx_packs == 0)
+		return 0;
+	/* The packs are durable before the index that names them exists. */
+	if (w->r->store->ops->sync(w->r->store, why, sizeof(why)) < 0) {
+		err_set(err, errlen, "write packs: %s", why);
+		return -1;
+	}
+	bk_index_header(&w->idx, w->idx_packs);
+	if (bk_object_put(w->r->store, w->r->codec, "index", w->idx.p, w->idx.len, hex, &stored,
+			  why, sizeof(why)) < 0) {
+		err_set(err, errlen, "write index: %s", why);
+		return -1;
+	}
+	w->bytes_stored += stored;
+	w->idx.len = BK_INDEX_HEADER_LEN;
+	w->idx_packs = 0;
+	w->indexed = w->r->index.npacks;
+	return 0;
+}
+
+/* ---- recovery ---- */
+
+struct recover {
+	struct bk_writer w;
+	uint64_t n;
+	char *err;
+	size_t errlen;
+};
+
+/* Index one unindexed pack; a damaged one is left alone (verify reports it). */
+static int recover_one(void *arg, const char *name)
+{
+	struct recover *rc = arg;
+	struct bk_repo *r = rc->w.r;
+	const char *base = strrchr(name, '/');
+	struct bk_pack_entry *ents = NULL;
+	uint8_t id[BK_ID_LEN], got[BK_ID_LEN], *data = NULL;
+	char why[256] = "";
+	size_t len = 0, n = 0;
+	int res = 0;
+
+	if (!base || !bk_is_id_hex(base + 1))
+		return 0;
+	bk_unhex(base + 1, 2 * BK_ID_LEN, id, BK_ID_LEN);
+	if (bk_index_has_pack(&r->index, id))
+		return 0;
+	if (r->store->ops->get(r->store, name, (size_t)r->pack_size * 4 + (64u << 20), &data, &len,
+			       why, sizeof(why)) == 0) {
+		bk_sha256(data, len, got);
+		if (memcmp(got, id, BK_ID_LEN) != 0)
+			snprintf(why, sizeof(why), "content does not match its name");
+		else if (bk_pack_parse(r->codec, data, len, &ents, &n, why, sizeof(why)) == 0)
+			why[0] = '\0';
+	}
+	if (why[0]) {
+		vlog(VLOG_WARNING, "backup", "unindexed pack is damaged; left for verify", "pack",
+		     name, "error", why, NULL);
+	} else if (bk_index_add_pack(&r->index, id, len, ents, n, rc->err, rc->errlen) < 0 ||
+		   bk_index_record(&rc->w.idx, id, len, ents, n) < 0) {
+		res = -1;
+	} else {
+		rc->w.idx_packs++;
+		rc->n++;
+	}
+	free(ents);
+	free(data);
+	return res;
+}
+
+int bk_recover_packs(struct bk_repo *r, uint64_t *n, char *err, size_t errlen)
+{
+	struct recover rc = { .err = err, .errlen = errlen };
+	char count[24];
+	int res;
+
+	*n = 0;
+	if (bk_writer_init(&rc.w, r, err, errlen) < 0)
+		return -1;
+	res = r->store->ops->list(r->store, "data", recover_one, &rc, err, errlen);
+	if (res == 0 && rc.n > 0)
+		res = bk_writer_index(&rc.w, err, errlen);
+	if (res == 0 && rc.n > 0) {
+		snprintf(count, sizeof(count), "%llu", (unsigned long long)rc.n);
+		vlog(VLOG_NOTICE, "backup", "indexed packs an interrupted run left", "repository",
+		     r->store->where, "packs", count, NULL);
+	}
+	bk_writer_free(&rc.w);
+	*n = rc.n;
+	return res < 0 ? -1 : 0;
+}

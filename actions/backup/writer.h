@@ -1,0 +1,51 @@
+/*
+ * actions/backup/writer.h — storing chunks: hash, skip what the index
+ * already has, pack the rest, write packs, then an index file for them.
+ *
+ * The order is the crash-safety rule: a pack is on disk before any index
+ * names it, and an index before any snapshot uses its chunks.  A run that
+ * dies after writing packs but before their index leaves "unindexed"
+ * packs; bk_recover_packs (run under the lock) reads their headers and
+ * indexes them, so their chunks are reused, not written again.
+ *
+ * Synchronous; never on the daemon's event loop.
+ */
+#ifndef VIGIL_ACTIONS_BACKUP_WRITER_H
+#define VIGIL_ACTIONS_BACKUP_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actions/backup/pack.h"
+#include "actions/backup/repo.h"
+
+/* Packs between index files: bounds what a killed run leaves unindexed. */
+#define BK_PACKS_PER_INDEX 8
+
+struct bk_writer {
+	struct bk_repo *r;
+	struct bk_packw pw;
+	struct bk_buf idx; /* the next index file's plaintext */
+	uint32_t idx_packs;
+	size_t indexed;    /* index positions below this are in index files */
+	uint64_t chunks_total, chunks_new, bytes_new, bytes_stored, packs_written;
+};
+
+int bk_writer_init(struct bk_writer *w, struct bk_repo *r, char *err, size_t errlen);
+/*
+ * Whatever no index file covers yet is dropped from the in-memory index
+ * (and unsynced packs from the store), so a failed run cannot make a later
+ * one on the same handle trust chunks that are not safely stored.
+ */
+void bk_writer_free(struct bk_writer *w);
+/* Store one chunk (if new); its id into id. */
+int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[BK_ID_LEN],
+		    char *err, size_t errlen);
+/* Write the pack being built, if any (an index file follows every few packs). */
+int bk_writer_flush(struct bk_writer *w, char *err, size_t errlen);
+/* Flush, sync the packs, then write one index file for every pack since the last one. */
+int bk_writer_index(struct bk_writer *w, char *err, size_t errlen);
+/* Index packs that are in data/ but in no index file; their count into n. */
+int bk_recover_packs(struct bk_repo *r, uint64_t *n, char *err, size_t errlen);
+
+#endif

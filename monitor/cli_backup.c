@@ -1,0 +1,266 @@
+/*
+ * monitor/cli_backup.c — `vigil init|keygen|backup|snapshots|restore|verify`:
+ * the backup library (actions/backup/) on the command line, standalone,
+ * without a daemon or a config file.
+ *
+ *   vigil keygen FILE
+ *   vigil init      -r REPO [--key FILE] [--chunk-avg BYTES] [--pack-size BYTES]
+ *   vigil backup    -r REPO [--key FILE] [--job NAME] [--full] SOURCE
+ *   vigil snapshots -r REPO [--key FILE] [--json]
+ *   vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET
+ *   vigil verify    -r REPO [--key FILE] [--read-data]
+ *
+ * Exit status: 0 done, 1 failed (or verify found problems), 2 usage.
+ */
+#include "monitor/cli_backup.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actions/backup/backup.h"
+
+struct bk_cli {
+	const char *verb, *repo, *key, *job, *snapshot;
+	bool full, json, read_data;
+	uint32_t chunk_avg, pack_size;
+	const char *arg; /* SOURCE, TARGET or FILE */
+};
+
+static int usage(FILE *out, const char *verb)
+{
+	fprintf(out, "usage: vigil keygen FILE\n"
+		"       vigil init      -r REPO [--key FILE] [--chunk-avg BYTES] [--pack-size BYTES]\n"
+		"       vigil backup    -r REPO [--key FILE] [--job NAME] [--full] SOURCE\n"
+		"       vigil snapshots -r REPO [--key FILE] [--json]\n"
+		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET\n"
+		"       vigil verify    -r REPO [--key FILE] [--read-data]\n");
+	if (verb)
+		fprintf(stderr, "vigil %s: see the usage above\n", verb);
+	return out == stdout ? 0 : 2;
+}
+
+static int parse_size(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s || *end || v == 0 || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Which positional argument each verb takes: 1 or none. */
+static int wants_arg(const char *verb)
+{
+	return strcmp(verb, "snapshots") != 0 && strcmp(verb, "verify") != 0 &&
+	       strcmp(verb, "init") != 0;
+}
+
+static int parse(int argc, char **argv, struct bk_cli *c)
+{
+	enum { O_KEY = 256, O_JOB, O_FULL, O_JSON, O_SNAP, O_READ, O_AVG, O_PACK };
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' }, { "key", required_argument, NULL, O_KEY },
+		{ "job", required_argument, NULL, O_JOB }, { "full", no_argument, NULL, O_FULL },
+		{ "json", no_argument, NULL, O_JSON }, { "snapshot", required_argument, NULL, O_SNAP },
+		{ "read-data", no_argument, NULL, O_READ },
+		{ "chunk-avg", required_argument, NULL, O_AVG },
+		{ "pack-size", required_argument, NULL, O_PACK }, { NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
+		switch (o) {
+		case 'r':
+			c->repo = optarg;
+			break;
+		case O_KEY:
+			c->key = optarg;
+			break;
+		case O_JOB:
+			c->job = optarg;
+			break;
+		case O_SNAP:
+			c->snapshot = optarg;
+			break;
+		case O_FULL:
+		case O_JSON:
+		case O_READ:
+			*(o == O_FULL ? &c->full : o == O_JSON ? &c->json : &c->read_data) = true;
+			break;
+		case O_AVG:
+		case O_PACK:
+			if (parse_size(optarg, o == O_AVG ? &c->chunk_avg : &c->pack_size) < 0)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (argc - optind != wants_arg(c->verb))
+		return -1;
+	c->arg = optind < argc ? argv[optind] : NULL;
+	return strcmp(c->verb, "keygen") == 0 || c->repo ? 0 : -1;
+}
+
+static void print_problem(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "vigil: %s\n", msg);
+}
+
+static int do_init(const struct bk_cli *c, char *err, size_t errlen)
+{
+	struct bk_repo_params p;
+
+	bk_repo_params_default(&p);
+	p.key_file = c->key;
+	if (c->chunk_avg) {
+		p.chunk_avg = c->chunk_avg;
+		p.chunk_min = c->chunk_avg / 4;
+		p.chunk_max = c->chunk_avg * 4;
+	}
+	if (c->pack_size)
+		p.pack_size = c->pack_size;
+	if (bk_repo_init(c->repo, &p, err, errlen) < 0)
+		return 1;
+	printf("initialised %s repository %s\n", c->key ? "an encrypted" : "an unencrypted",
+	       c->repo);
+	return 0;
+}
+
+static int do_backup(struct bk_repo *r, const struct bk_cli *c, char *err, size_t errlen)
+{
+	struct bk_backup_opts o = { .source = c->arg, .job = c->job, .full = c->full };
+	struct bk_backup_stats st = { 0 };
+	char id[BK_ID_HEX];
+
+	if (bk_backup_dir(r, &o, &st, id, err, errlen) < 0)
+		return 1;
+	printf("snapshot %.16s of %s: %" PRIu64 " files (%" PRIu64 " read, %" PRIu64
+	       " unchanged), %" PRIu64 " bytes read of %" PRIu64 ", %" PRIu64 " new chunks, %"
+	       PRIu64 " bytes stored\n", id, c->arg, st.files, st.files_read, st.files_unchanged,
+	       st.bytes_read, st.bytes_total, st.chunks_new, st.bytes_stored);
+	return 0;
+}
+
+static void print_snapshot(const struct bk_snapshot_info *s, bool json)
+{
+	char when[32];
+	time_t t = (time_t)(s->time_ns / 1000000000);
+	struct tm tm;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	if (json)
+		printf("{\"id\":\"%s\",\"parent\":\"%s\",\"time\":\"%s\",\"job\":\"%s\","
+		       "\"full\":%s,\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 "}\n", s->id,
+		       s->parent, when, s->job ? s->job : "", s->full ? "true" : "false", s->files,
+		       s->bytes);
+	else
+		printf("%.16s  %s  %-12s %-5s %8" PRIu64 " files %14" PRIu64 " bytes  %s\n", s->id,
+		       when, s->job ? s->job : "", s->full ? "full" : "incr", s->files, s->bytes,
+		       s->source ? s->source : "");
+}
+
+static int do_snapshots(struct bk_repo *r, const struct bk_cli *c, char *err, size_t errlen)
+{
+	struct bk_snapshot_info *list = NULL;
+	size_t n = 0;
+
+	if (bk_snapshots_list(r, &list, &n, err, errlen) < 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		print_snapshot(&list[i], c->json);
+	bk_snapshots_free(list, n);
+	return 0;
+}
+
+static int do_restore(struct bk_repo *r, const struct bk_cli *c, char *err, size_t errlen)
+{
+	struct bk_restore_opts o = { .snapshot = c->snapshot, .job = c->job, .target = c->arg,
+				     .problem = print_problem };
+	struct bk_restore_stats st = { 0 };
+
+	if (bk_restore(r, &o, &st, err, errlen) < 0)
+		return 1;
+	printf("restored %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64 " symlinks, %"
+	       PRIu64 " bytes into %s\n", st.files, st.dirs, st.symlinks, st.bytes, c->arg);
+	return 0;
+}
+
+static int do_verify(struct bk_repo *r, const struct bk_cli *c, char *err, size_t errlen)
+{
+	struct bk_verify_opts o = { .read_data = c->read_data, .problem = print_problem };
+	struct bk_verify_stats st = { 0 };
+	int rc = bk_verify(r, &o, &st, err, errlen);
+
+	if (rc < 0)
+		return 1;
+	printf("%s: %" PRIu64 " snapshots, %" PRIu64 " packs, %" PRIu64 " chunks%s; %" PRIu64
+	       " problems\n", rc == 0 ? "ok" : "DAMAGED", st.snapshots, st.packs, st.chunks,
+	       c->read_data ? " (every chunk read)" : "", st.problems);
+	return rc == 0 ? 0 : 1;
+}
+
+static int run(const struct bk_cli *c, char *err, size_t errlen)
+{
+	struct bk_repo *r;
+	int rc;
+
+	if (strcmp(c->verb, "keygen") == 0) {
+		if (bk_key_generate(c->arg, err, errlen) < 0)
+			return 1;
+		printf("wrote a new key to %s (keep a copy elsewhere: without it the "
+		       "repository cannot be read)\n", c->arg);
+		return 0;
+	}
+	if (strcmp(c->verb, "init") == 0)
+		return do_init(c, err, errlen);
+	if (!(r = bk_repo_open(c->repo, c->key, err, errlen)))
+		return 1;
+	if (strcmp(c->verb, "backup") == 0)
+		rc = do_backup(r, c, err, errlen);
+	else if (strcmp(c->verb, "snapshots") == 0)
+		rc = do_snapshots(r, c, err, errlen);
+	else if (strcmp(c->verb, "restore") == 0)
+		rc = do_restore(r, c, err, errlen);
+	else
+		rc = do_verify(r, c, err, errlen);
+	bk_repo_close(r);
+	return rc;
+}
+
+bool cli_backup_verb(const char *verb)
+{
+	static const char *const verbs[] = {
+		"keygen", "init", "backup", "snapshots", "restore", "verify", NULL,
+	};
+
+	for (size_t i = 0; verb && verbs[i]; i++)
+		if (strcmp(verb, verbs[i]) == 0)
+			return true;
+	return false;
+}
+
+int cli_backup_main(int argc, char **argv)
+{
+	struct bk_cli c = { .verb = argv[0] };
+	char err[1024] = "";
+	int rc;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return usage(stdout, NULL);
+	if (parse(argc, argv, &c) < 0)
+		return usage(stderr, c.verb);
+	rc = run(&c, err, sizeof(err));
+	if (rc == 1 && err[0])
+		fprintf(stderr, "vigil %s: %s\n", c.verb, err);
+	return rc;
+}
