@@ -12,6 +12,16 @@
 
 #include "common/argv.h"
 
+static void free_alerts(struct conf_alert *alerts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(alerts[i].url);
+		free(alerts[i].routing_key);
+		argv_free(alerts[i].argv);
+	}
+	free(alerts);
+}
+
 static void free_probe(struct conf_probe *p)
 {
 	free(p->url);
@@ -54,12 +64,16 @@ static void free_cluster(struct conf_cluster *c)
 	argv_free(c->hooks.restore);
 	argv_free(c->hooks.follow);
 	argv_free(c->hooks.fence);
-	for (size_t i = 0; i < c->n_alerts; i++) {
-		free(c->alerts[i].url);
-		free(c->alerts[i].routing_key);
-		argv_free(c->alerts[i].argv);
-	}
-	free(c->alerts);
+	free_alerts(c->alerts, c->n_alerts);
+}
+
+static void free_backup(struct conf_backup *b)
+{
+	free(b->name);
+	free(b->source);
+	free(b->repository);
+	free(b->key_file);
+	free_alerts(b->alerts, b->n_alerts);
 }
 
 void config_free(struct config *cfg)
@@ -69,6 +83,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_clusters; i++)
 		free_cluster(&cfg->clusters[i]);
 	free(cfg->clusters);
+	for (size_t i = 0; i < cfg->n_backups; i++)
+		free_backup(&cfg->backups[i]);
+	free(cfg->backups);
 	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->control.socket);

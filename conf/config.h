@@ -190,6 +190,26 @@ struct conf_cluster {
 	size_t n_alerts;
 };
 
+/*
+ * A scheduled backup job: SOURCE (a directory) into REPOSITORY (a local
+ * path, made with `vigil init`), run by the daemon in a child process
+ * (`vigil backup`), every interval (+- jitter/2).
+ */
+struct conf_backup {
+	char *name;
+	int line;
+	char *source;
+	char *repository;
+	char *key_file;       /* NULL: the repository is not encrypted */
+	uint64_t interval_ms; /* required */
+	uint64_t jitter_ms;   /* default interval/10 */
+	int full_every;       /* every Nth run rereads every file; 0 = never (default) */
+	uint64_t timeout_ms;  /* a run is killed after this; default 6h */
+	uint64_t rpo_ms;      /* alert when the last good backup is older; 0 = none */
+	struct conf_alert *alerts;
+	size_t n_alerts;
+};
+
 struct conf_control {
 	char *socket;  /* unix socket path, default "/run/vigil/vigil.sock" */
 	int mode;      /* default 0600 */
@@ -211,6 +231,8 @@ struct config {
 	int journal_max_mb;
 	struct conf_cluster *clusters;
 	size_t n_clusters;
+	struct conf_backup *backups;
+	size_t n_backups;
 };
 
 /* Errors collected while loading: each message is "FILE:LINE: text". */

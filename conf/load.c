@@ -33,7 +33,7 @@ static const char *const probe_via_vars[] = {
 
 static const char *const top_keys[] = {
 	"state_dir", "control", "log_format", "tilt_period", "tilt_stall", "journal_max_mb",
-	"clusters", NULL,
+	"clusters", "backups", NULL,
 };
 static const char *const control_keys[] = { "socket", "mode", NULL };
 static const char *const cluster_keys[] = {
@@ -384,7 +384,7 @@ static void load_cluster(const struct lgrp *g, struct conf_cluster *c)
 	load_probes(g, c);
 	conf_load_balancers(g, c);
 	conf_load_hooks(g, &c->hooks);
-	conf_load_alerts(g, c);
+	conf_load_alerts(g, &c->alerts, &c->n_alerts);
 	lu_duration(g, "cooldown", "60s", &c->cooldown_ms);
 	lu_int(g, "max_failovers", 3, 1, CONF_MAX_FAILOVERS, &c->max_failovers);
 	lu_duration(g, "failover_window", "1h", &c->failover_window_ms);
@@ -469,6 +469,7 @@ static void load_top(struct lctx *lc, const config_setting_t *root, struct confi
 		lu_duration_min(&g, "tilt_stall", cfg->tilt_stall_ms, 100);
 	lu_int(&g, "journal_max_mb", 64, 1, 65536, &cfg->journal_max_mb);
 	load_clusters(&g, cfg);
+	conf_load_backups(&g, cfg);
 }
 
 /* Resolve `@include "x.conf"` next to FILE rather than in the cwd. */

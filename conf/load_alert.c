@@ -262,17 +262,17 @@ static void load_alert(const struct lgrp *g, struct conf_alert *a)
 		load_routing_key(g, a);
 }
 
-void conf_load_alerts(const struct lgrp *g, struct conf_cluster *c)
+void conf_load_alerts(const struct lgrp *g, struct conf_alert **alerts, size_t *n_alerts)
 {
 	const config_setting_t *list;
 	struct lgrp e;
 	size_t n;
 
 	if (lu_list(g, "alerts", false, 0, &list, &n) != 1 || n == 0 ||
-	    (c->alerts = lu_calloc(g, n, sizeof(*c->alerts))) == NULL)
+	    (*alerts = lu_calloc(g, n, sizeof(**alerts))) == NULL)
 		return;
-	c->n_alerts = n;
+	*n_alerts = n;
 	for (size_t i = 0; i < n; i++)
 		if (lu_elem(g->lc, list, i, "alert", &e) == 0)
-			load_alert(&e, &c->alerts[i]);
+			load_alert(&e, &(*alerts)[i]);
 }

@@ -12,6 +12,8 @@
 
 void conf_load_balancers(const struct lgrp *g, struct conf_cluster *c);
 void conf_load_hooks(const struct lgrp *cg, struct conf_hooks *h);
-void conf_load_alerts(const struct lgrp *g, struct conf_cluster *c);
+void conf_load_alerts(const struct lgrp *g, struct conf_alert **alerts, size_t *n_alerts);
+/* The top-level `backups` list (conf/load_backup.c). */
+void conf_load_backups(const struct lgrp *top, struct config *cfg);
 
 #endif

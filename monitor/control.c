@@ -18,6 +18,7 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "monitor/backup_jobs.h"
 #include "monitor/daemon.h"
 #include "monitor/request.h"
 #include "monitor/status.h"
@@ -205,6 +206,33 @@ static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, boo
 	control_reply_json(req, 200, status_cluster_json(cl));
 }
 
+/* POST /v1/backups/NAME/run: start that job now. */
+static void route_backup(struct control *c, struct evhttp_request *req, const char *rest,
+			 enum evhttp_cmd_type method)
+{
+	const char *slash = strchr(rest, '/');
+	char name[256], err[512];
+	int code;
+
+	if (!slash || strcmp(slash, "/run") != 0 || slash == rest ||
+	    (size_t)(slash - rest) >= sizeof(name)) {
+		control_reply_error(req, 404, "no such resource");
+		return;
+	}
+	if (method != EVHTTP_REQ_POST) {
+		control_reply_error(req, 405, "use POST");
+		return;
+	}
+	memcpy(name, rest, (size_t)(slash - rest));
+	name[slash - rest] = '\0';
+	vlog(VLOG_NOTICE, "control", "backup run requested", "job", name, NULL);
+	if (backup_set_run(daemon_backups(c->d), name, err, sizeof(err), &code) < 0) {
+		control_reply_error(req, code, err);
+		return;
+	}
+	control_reply_json(req, 202, json_pack("{s:s, s:s}", "backup", name, "state", "running"));
+}
+
 /* /v1/clusters/NAME[/ACTION] */
 static void route_cluster(struct control *c, struct evhttp_request *req, const char *rest,
 			  enum evhttp_cmd_type method)
@@ -274,6 +302,13 @@ static void handle_request(struct evhttp_request *req, void *arg)
 			control_events(req, c->d, uri);
 	} else if (strncmp(path, "/v1/clusters/", 13) == 0) {
 		route_cluster(c, req, path + 13, method);
+	} else if (strcmp(path, "/v1/backups") == 0) {
+		if (method != EVHTTP_REQ_GET)
+			control_reply_error(req, 405, "use GET");
+		else
+			control_reply_json(req, 200, backup_set_json(daemon_backups(c->d)));
+	} else if (strncmp(path, "/v1/backups/", 12) == 0) {
+		route_backup(c, req, path + 12, method);
 	} else {
 		control_reply_error(req, 404, "no such resource");
 	}

@@ -21,6 +21,7 @@
 #include "common/curl_loop.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "monitor/backup_jobs.h"
 #include "monitor/control.h"
 #include "monitor/event.h"
 #include "monitor/journal.h"
@@ -32,6 +33,7 @@ struct mon_daemon {
 	struct child_runner *children;
 	struct control *control;
 	struct journal *journal;
+	struct backup_set *backups;
 	struct event *sig_term, *sig_int, *sig_hup, *deferred;
 	const char *config_path;
 	struct config *cfg;
@@ -60,6 +62,11 @@ struct mon_cluster *daemon_find_cluster(const struct mon_daemon *d, const char *
 		if (strcmp(d->clusters[i]->conf->name, name) == 0)
 			return d->clusters[i];
 	return NULL;
+}
+
+struct backup_set *daemon_backups(const struct mon_daemon *d)
+{
+	return d->backups;
 }
 
 const char *daemon_journal_path(const struct mon_daemon *d)
@@ -208,6 +215,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	d->tick_mono = mono;
 	d->tick_real = real;
 	maybe_rotate(d);
+	backup_set_tick(d->backups);
 	evtimer_add(d->tick, &tv);
 }
 
@@ -326,6 +334,9 @@ static void apply_pending(struct mon_daemon *d)
 	d->clusters = cls;
 	d->n_clusters = d->cfg->n_clusters;
 	d->generation++;
+	if (backup_set_apply(d->backups, d->cfg, err, sizeof(err)) < 0)
+		vlog(VLOG_ERR, "daemon", "backup jobs not updated; the previous ones go on",
+		     "error", err, NULL);
 	snprintf(gen, sizeof(gen), "%u", d->generation);
 	vlog(VLOG_NOTICE, "daemon", "config reloaded", "generation", gen, NULL);
 	for (size_t i = 0; i < d->n_clusters; i++)
@@ -395,6 +406,17 @@ static int daemon_setup(struct mon_daemon *d, char *err, size_t errlen)
 	if (!(d->curl = curl_loop_new(d->base, err, errlen)) ||
 	    !(d->children = child_runner_new(d->base, err, errlen)))
 		return -1;
+	{
+		struct backup_env be = { d->base, d->curl, d->children, "/proc/self/exe",
+					 d->cfg->state_dir };
+
+		if (!(d->backups = backup_set_new(&be))) {
+			snprintf(err, errlen, "backups: out of memory");
+			return -1;
+		}
+		if (backup_set_apply(d->backups, d->cfg, err, errlen) < 0)
+			return -1;
+	}
 	d->control = control_new(d->base, d, d->cfg->control.socket, d->cfg->control.mode,
 				 err, errlen);
 	if (!d->control)
@@ -410,6 +432,7 @@ static void daemon_teardown(struct mon_daemon *d)
 {
 	free_clusters(d->clusters, d->n_clusters);
 	control_free(d->control);
+	backup_set_free(d->backups); /* kills runs in flight, before the runner goes */
 	child_runner_free(d->children);
 	journal_close(d->journal);
 	curl_loop_free(d->curl);

@@ -23,5 +23,7 @@ int daemon_run(const char *config_path, struct config *cfg);
 size_t daemon_clusters(const struct mon_daemon *d, struct mon_cluster *const **out);
 struct mon_cluster *daemon_find_cluster(const struct mon_daemon *d, const char *name);
 const char *daemon_journal_path(const struct mon_daemon *d);
+/* The scheduled backup jobs (monitor/backup_jobs.h). */
+struct backup_set *daemon_backups(const struct mon_daemon *d);
 
 #endif

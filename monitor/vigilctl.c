@@ -297,6 +297,61 @@ static int cmd_pause(const char *socket, int argc, char **argv)
 	return 0;
 }
 
+/* vigilctl backups [--json]: the daemon's backup jobs, one line each. */
+static int cmd_backups(const char *socket, int json_out)
+{
+	long code = 0;
+	int ec;
+	json_t *doc = call(socket, "GET", "/v1/backups", NULL, &code, &ec), *b;
+	size_t i;
+
+	if (!doc)
+		return ec;
+	if (json_out) {
+		json_dumpf(doc, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		printf("%-16s %-8s %6s %12s %8s %s\n", "JOB", "STATE", "RUNS", "LAST OK AGE", "RPO",
+		       "LAST RESULT");
+		json_array_foreach(json_object_get(doc, "backups"), i, b) {
+			json_t *age = json_object_get(b, "last_ok_age_s");
+			char agebuf[24] = "never";
+
+			if (json_is_integer(age))
+				snprintf(agebuf, sizeof(agebuf), "%llds",
+					 (long long)json_integer_value(age));
+			printf("%-16s %-8s %6lld %12s %7llds%s %s\n",
+			       or_default(json_string_value(json_object_get(b, "name")), "?"),
+			       or_default(json_string_value(json_object_get(b, "state")), "?"),
+			       (long long)json_integer_value(json_object_get(b, "runs")), agebuf,
+			       (long long)json_integer_value(json_object_get(b, "rpo_s")),
+			       json_is_true(json_object_get(b, "rpo_exceeded")) ? "!" : " ",
+			       or_default(json_string_value(json_object_get(b, "last_result")), ""));
+		}
+	}
+	json_decref(doc);
+	return 0;
+}
+
+/* vigilctl backup now JOB */
+static int cmd_backup(const char *socket, int argc, char **argv)
+{
+	char path[512];
+	long code;
+	int ec;
+	json_t *doc;
+
+	if (argc != 3 || strcmp(argv[1], "now") != 0)
+		return usage(stderr, 2);
+	snprintf(path, sizeof(path), "/v1/backups/%s/run", argv[2]);
+	doc = post(socket, path, json_object(), &code, &ec);
+	if (!doc)
+		return ec;
+	printf("backup %s started\n", argv[2]);
+	json_decref(doc);
+	return 0;
+}
+
 static int cmd_rejoin(const char *socket, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -411,6 +466,8 @@ static int usage(FILE *out, int rc)
 		     "       vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]\n"
 		     "       vigilctl [-s SOCKET] switchover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]\n"
 		     "       vigilctl [-s SOCKET] rejoin CLUSTER NODE [--reason TEXT]\n"
+		     "       vigilctl [-s SOCKET] backups [--json]\n"
+		     "       vigilctl [-s SOCKET] backup now JOB\n"
 		     "       vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]\n"
 		     "       vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]\n"
 		     "SOCKET defaults to $VIGIL_SOCKET, then " DEFAULT_SOCKET "\n");
@@ -443,6 +500,11 @@ int main(int argc, char **argv)
 		rc = cmd_failover(socket, argc - i, argv + i);
 	else if (strcmp(argv[i], "rejoin") == 0)
 		rc = cmd_rejoin(socket, argc - i, argv + i);
+	else if (strcmp(argv[i], "backups") == 0 && (argc - i == 1 ||
+		 (argc - i == 2 && strcmp(argv[i + 1], "--json") == 0)))
+		rc = cmd_backups(socket, argc - i == 2);
+	else if (strcmp(argv[i], "backup") == 0)
+		rc = cmd_backup(socket, argc - i, argv + i);
 	else if (strcmp(argv[i], "pause") == 0 || strcmp(argv[i], "resume") == 0)
 		rc = cmd_pause(socket, argc - i, argv + i);
 	else if (strcmp(argv[i], "events") == 0)

@@ -1,0 +1,85 @@
+"""tests/integration/test_backup_jobs.py — the daemon's scheduled backups.
+
+A job backs a directory up into a local repository in a child process
+(`vigil backup`), on start-up when it was never done, then on demand
+(`vigilctl backup now`); its last good run survives a restart; an RPO that
+runs out is alerted once and cleared by the next good run; a failing job
+is alerted.
+"""
+
+import json
+import os
+import subprocess
+
+from conftest import binary
+from helpers import wait_for
+
+
+def backups(env):
+    r = env.vigilctl("backups", "--json")
+    assert r.returncode == 0, r.stderr
+    return {b["name"]: b for b in json.loads(r.stdout)["backups"]}
+
+
+def start_with_jobs(make_env):
+    env = make_env(start_vigil=False)
+    src, repo, key = env.path("src"), env.path("repo"), env.path("bk.key")
+    os.makedirs(src)
+    with open(os.path.join(src, "data.txt"), "w") as f:
+        f.write("precious\n" * 1000)
+    for args in (["keygen", key], ["init", "-r", repo, "--key", key]):
+        p = subprocess.run([binary("vigil"), *args], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    env.top = (f'backups = ( {{ name = "www"; source = "{src}"; repository = "{repo}";'
+               f' key_file = "{key}"; interval = "1h"; jitter = "0ms"; rpo = "3s";'
+               f' alerts = ( {{ type = "webhook"; url = "{env.hook.url}"; }} ); }},\n'
+               f'  {{ name = "broken"; source = "{env.path("nowhere")}"; repository = "{repo}";'
+               f' key_file = "{key}"; interval = "1h"; jitter = "0ms";'
+               f' alerts = ( {{ type = "webhook"; url = "{env.hook.url}"; }} ); }} );')
+    with open(env.conf, "w") as f:
+        f.write(env.config_text())
+    env.start_daemon()
+    return env, repo, key
+
+
+def snapshots(repo, key):
+    p = subprocess.run([binary("vigil"), "snapshots", "-r", repo, "--key", key, "--json"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return [json.loads(line) for line in p.stdout.splitlines()]
+
+
+def test_scheduled_backup_runs_and_rpo_is_watched(make_env):
+    env, repo, key = start_with_jobs(make_env)
+    # Never done: the first run starts at once.
+    wait_for(lambda: backups(env)["www"]["runs"] == 1, 20, what="the first backup")
+    www = backups(env)["www"]
+    assert www["last_ok_age_s"] is not None and www["encrypted"] is True, www
+    snaps = snapshots(repo, key)
+    assert len(snaps) == 1 and snaps[0]["job"] == "www", snaps
+
+    # A job that cannot run is alerted, and never counts as done.
+    ev = env.hook.wait_event("backup_failed", timeout=20,
+                             pred=lambda e: e.get("cluster") == "backup:broken")
+    assert ev["severity"] == "critical"
+    assert backups(env)["broken"]["runs"] == 0
+
+    # The RPO (3 s) runs out: alerted once; a good run clears it.
+    env.hook.wait_event("backup_rpo_exceeded", timeout=10,
+                        pred=lambda e: e.get("cluster") == "backup:www")
+    assert backups(env)["www"]["rpo_exceeded"] is True
+    r = env.vigilctl("backup", "now", "www")
+    assert r.returncode == 0, r.stderr
+    env.hook.wait_event("backup_rpo_ok", timeout=20, pred=lambda e: e.get("cluster") == "backup:www")
+    assert backups(env)["www"]["runs"] == 2
+    assert len(snapshots(repo, key)) == 2
+    assert len(env.hook.of("backup_rpo_exceeded")) == 1
+
+    r = env.vigilctl("backup", "now", "nosuch")
+    assert r.returncode == 1 and "no backup job" in r.stderr, r.stderr
+
+    # The last good run survives a restart (no new run: the interval is 1 h).
+    assert env.stop_vigil() == 0
+    env.start_daemon()
+    www = backups(env)["www"]
+    assert www["runs"] == 2 and www["last_ok_age_s"] is not None and www["state"] == "idle", www
