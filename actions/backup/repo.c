@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actions/backup/store_s3.h"
 #include "common/error.h"
 
 #define CONFIG_MAX (64u << 10)
@@ -133,7 +134,7 @@ int bk_repo_init(const char *path, const struct bk_repo_params *p, char *err, si
 	    (p->key_file && bk_key_load(p->key_file, key, why, sizeof(why)) < 0) ||
 	    bk_random(id, sizeof(id), why, sizeof(why)) < 0 ||
 	    !(text = config_text(p, p->key_file ? key : NULL, id, why, sizeof(why))) ||
-	    !(s = bk_store_local_new(path, true, why, sizeof(why))))
+	    !(s = bk_store_open(path, true, why, sizeof(why))))
 		goto out;
 	/* Written last: a directory without a config is not yet a repository. */
 	rc = s->ops->put(s, "config", text, strlen(text), why, sizeof(why));
@@ -253,7 +254,7 @@ struct bk_repo *bk_repo_open(const char *path, const char *key_file, char *err, 
 	}
 	bk_index_init(&r->index);
 	r->lock_stale_s = BK_DEFAULT_LOCK_STALE_S;
-	r->store = bk_store_local_new(path, false, why, sizeof(why));
+	r->store = bk_store_open(path, false, why, sizeof(why));
 	rc = r->store ? r->store->ops->get(r->store, "config", CONFIG_MAX, &text, &len, why,
 					   sizeof(why)) : -1;
 	if (rc == 1)

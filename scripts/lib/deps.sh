@@ -116,3 +116,38 @@ vigil_install_deps() {
 	vigil_stop_started_service haproxy /run/haproxy.pid "$haproxy_before"
 	vigil_stop_started_pg_clusters "$pg_before"
 }
+
+# s3rver, the S3 server the S3 backup store's tests (test_backup_s3) run
+# against, from npm into a cache outside the tree (scripts/test only: the
+# demo does not need it).  Node and npm come from
+# Debian only when missing: a machine may have its own Node (NodeSource's
+# nodejs ships npm and conflicts with Debian's npm package).  3.7.1 works
+# with Node 18 and 20 when run with --openssl-legacy-provider (its
+# continuation tokens use DES), which the test sets.
+VIGIL_S3RVER_VERSION=3.7.1
+VIGIL_NPM_PREFIX=/var/cache/vigil/npm
+
+vigil_install_s3rver() {
+	local have=
+	if [ -f "$VIGIL_NPM_PREFIX/node_modules/s3rver/package.json" ]; then
+		have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+			"$VIGIL_NPM_PREFIX/node_modules/s3rver/package.json" | head -n 1)
+	fi
+	if [ "$have" = "$VIGIL_S3RVER_VERSION" ] && [ -x "$VIGIL_NPM_PREFIX/node_modules/.bin/s3rver" ] &&
+		command -v node >/dev/null 2>&1; then
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: s3rver $VIGIL_S3RVER_VERSION missing from $VIGIL_NPM_PREFIX and not root: install it first" >&2
+		return 1
+	fi
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		echo "deps: installing nodejs npm"
+		apt-get update -q
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+	fi
+	echo "deps: installing s3rver $VIGIL_S3RVER_VERSION into $VIGIL_NPM_PREFIX"
+	mkdir -p "$VIGIL_NPM_PREFIX"
+	npm install --prefix "$VIGIL_NPM_PREFIX" --no-audit --no-fund --no-update-notifier \
+		--loglevel=error "s3rver@$VIGIL_S3RVER_VERSION" >/dev/null
+}
