@@ -1,7 +1,8 @@
 /*
  * monitor/cli_backup.c — `vigil init|keygen|backup|snapshots|restore|verify`:
  * the backup library (actions/backup/) on the command line, standalone,
- * without a daemon or a config file.
+ * without a daemon or a config file.  `forget` and `prune` are in
+ * cli_backup_maint.c.
  *
  *   vigil keygen FILE
  *   vigil init      -r REPO [--key FILE] [--chunk-avg BYTES] [--pack-size BYTES]
@@ -9,6 +10,7 @@
  *   vigil snapshots -r REPO [--key FILE] [--json]
  *   vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET
  *   vigil verify    -r REPO [--key FILE] [--read-data]
+ *   vigil forget|prune ...  (cli_backup_maint.c)
  *
  * Exit status: 0 done, 1 failed (or verify found problems), 2 usage.
  */
@@ -22,6 +24,7 @@
 #include <time.h>
 
 #include "actions/backup/backup.h"
+#include "monitor/cli_backup_maint.h"
 
 struct bk_cli {
 	const char *verb, *repo, *key, *job, *snapshot;
@@ -37,7 +40,10 @@ static int usage(FILE *out, const char *verb)
 		"       vigil backup    -r REPO [--key FILE] [--job NAME] [--full] SOURCE\n"
 		"       vigil snapshots -r REPO [--key FILE] [--json]\n"
 		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET\n"
-		"       vigil verify    -r REPO [--key FILE] [--read-data]\n");
+		"       vigil verify    -r REPO [--key FILE] [--read-data]\n"
+		"       vigil forget    -r REPO [--key FILE] [--job NAME] [--keep-last N] ...\n"
+		"       vigil prune     -r REPO [--key FILE] [--dry-run]\n"
+		"       (vigil forget --help for the rest)\n");
 	if (verb)
 		fprintf(stderr, "vigil %s: see the usage above\n", verb);
 	return out == stdout ? 0 : 2;
@@ -245,7 +251,7 @@ bool cli_backup_verb(const char *verb)
 	for (size_t i = 0; verb && verbs[i]; i++)
 		if (strcmp(verb, verbs[i]) == 0)
 			return true;
-	return false;
+	return cli_backup_maint_verb(verb);
 }
 
 int cli_backup_main(int argc, char **argv)
@@ -254,6 +260,8 @@ int cli_backup_main(int argc, char **argv)
 	char err[1024] = "";
 	int rc;
 
+	if (cli_backup_maint_verb(c.verb))
+		return cli_backup_maint_main(argc, argv);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return usage(stdout, NULL);

@@ -10,14 +10,19 @@
  *   bk_snapshots_list what is there, oldest first
  *   bk_restore        a snapshot (default latest) into a directory
  *   bk_verify         structure, and with read_data every chunk re-hashed
+ *   bk_keep_select    which snapshots a retention policy keeps (pure)
+ *   bk_forget         remove the manifests of the snapshots a policy drops
+ *   bk_prune          delete or repack the data no snapshot references
  *
  * Everything here is synchronous and does disk I/O that can take minutes:
  * call it from a child process or the CLI, never from the daemon's event
  * loop.  A repository handle is not thread-safe.  Errors come back as
  * "what failed: why" in err.
  *
- * Writers take the repository lock (bk_backup_dir does it itself); readers
- * (restore, verify, list) do not need it.
+ * Writers take the repository lock (bk_backup_dir, bk_forget and bk_prune
+ * do it themselves); readers (restore, verify, list) do not take it, so a
+ * restore running while a prune deletes packs can fail (never with a
+ * wrong file) and must be retried.
  */
 #ifndef VIGIL_ACTIONS_BACKUP_BACKUP_H
 #define VIGIL_ACTIONS_BACKUP_BACKUP_H
@@ -145,5 +150,105 @@ struct bk_verify_stats {
 /* 0 when the repository is sound, 1 when problems were reported, -1 when it could not be checked. */
 int bk_verify(struct bk_repo *r, const struct bk_verify_opts *o, struct bk_verify_stats *st,
 	      char *err, size_t errlen);
+
+/* ---- retention (forget.c) ---- */
+
+/*
+ * A retention policy, restic/borg style, applied to each group of
+ * snapshots (same job and source) on its own, in UTC.  keep_last keeps
+ * the N newest.  keep_hourly/daily/weekly/monthly keep, for each of the N
+ * most recent hours/days/ISO weeks (Monday to Sunday)/months that have a
+ * snapshot, the newest snapshot in it; a gap in the backups does not use
+ * up the allowance.  A snapshot kept by any rule is kept.  Every rule with
+ * N >= 1 keeps the newest snapshot, so a non-empty policy never empties a
+ * group; an all-zero policy keeps everything.
+ */
+struct bk_keep_policy {
+	unsigned keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly;
+};
+
+/* Why a snapshot is kept: an OR of these; 0 means it is forgotten. */
+#define BK_KEEP_LAST 0x01u
+#define BK_KEEP_HOURLY 0x02u
+#define BK_KEEP_DAILY 0x04u
+#define BK_KEEP_WEEKLY 0x08u
+#define BK_KEEP_MONTHLY 0x10u
+#define BK_KEEP_ALL 0x20u /* the policy is empty */
+
+bool bk_keep_policy_empty(const struct bk_keep_policy *p);
+/*
+ * The rules keeping each of n snapshots of one group, given their times
+ * (ns since the epoch, in any order; equal times: the later index is the
+ * newer), into why[i].  -1 only when out of memory.
+ */
+int bk_keep_select(const int64_t *time_ns, size_t n, const struct bk_keep_policy *p,
+		   unsigned *why);
+
+/* Called once per snapshot considered, grouped by job and source, oldest first. */
+typedef void (*bk_forget_fn)(void *arg, const struct bk_snapshot_info *s, unsigned why);
+
+struct bk_forget_stats {
+	uint64_t groups, kept, removed; /* removed: would be, with dry_run */
+};
+
+/*
+ * Apply p to the snapshots of job (NULL: of every job) and remove the
+ * manifests of those it does not keep, holding the lock; with dry_run,
+ * only report (no lock, no change).  The data stays until bk_prune.
+ */
+int bk_forget(struct bk_repo *r, const char *job, const struct bk_keep_policy *p, bool dry_run,
+	      bk_forget_fn fn, void *arg, struct bk_forget_stats *st, char *err, size_t errlen);
+
+/* ---- prune (prune.c, repack.c) ---- */
+
+#define BK_DEFAULT_REPACK_THRESHOLD 80 /* percent */
+
+/* Steps of a prune, each durable when reported (name: the object concerned). */
+enum bk_prune_step {
+	BK_PRUNE_PLANNED,       /* the plan is made; nothing written yet (name "") */
+	BK_PRUNE_REPACKED,      /* the used chunks of this pack went to new packs */
+	BK_PRUNE_PACKS_WRITTEN, /* the new packs are durable and indexed (name "") */
+	BK_PRUNE_INDEX_WRITTEN, /* a new index file covering the kept packs */
+	BK_PRUNE_INDEX_REMOVED, /* a superseded index file */
+	BK_PRUNE_PACK_REMOVED,  /* an unused or repacked pack */
+};
+
+typedef void (*bk_prune_fn)(void *arg, enum bk_prune_step step, const char *name);
+
+struct bk_prune_opts {
+	/*
+	 * A pack whose used blobs make up less than this percentage of its
+	 * blob bytes is repacked (its used chunks copied into new packs, the
+	 * old pack deleted); 0 never repacks, 100 repacks every pack with any
+	 * unused blob.  Packs nothing uses are always deleted.
+	 */
+	unsigned repack_threshold;
+	bool dry_run;         /* plan and report only (the lock is still taken) */
+	bk_prune_fn progress; /* may be NULL */
+	void *arg;
+};
+
+struct bk_prune_stats {
+	uint64_t snapshots, chunks_used;
+	uint64_t packs, packs_kept, packs_unused, packs_repacked; /* repacked: planned, with dry_run */
+	uint64_t chunks_repacked, packs_written;
+	uint64_t index_written, index_removed;
+	uint64_t bytes_before;  /* all indexed packs */
+	uint64_t bytes_freed;   /* packs deleted (to be, with dry_run) */
+	uint64_t bytes_written; /* new packs and index files */
+	uint64_t bytes_unused_kept; /* unused blobs left in packs above the threshold */
+};
+
+void bk_prune_opts_default(struct bk_prune_opts *o);
+/*
+ * Holding the lock, delete every pack no snapshot uses and repack the
+ * ones below the threshold, in an order that a crash at any point leaves
+ * a repository that verifies and restores every snapshot
+ * (docs/repository-format.md, "Prune").  Refuses, changing nothing, when
+ * a manifest or tree cannot be read or a chunk a snapshot needs is not
+ * indexed.  o NULL: defaults.
+ */
+int bk_prune(struct bk_repo *r, const struct bk_prune_opts *o, struct bk_prune_stats *st,
+	     char *err, size_t errlen);
 
 #endif
