@@ -206,6 +206,9 @@ struct conf_backup {
 	int full_every;       /* every Nth run rereads every file; 0 = never (default) */
 	uint64_t timeout_ms;  /* a run is killed after this; default 6h */
 	uint64_t rpo_ms;      /* alert when the last good backup is older; 0 = none */
+	/* A drill (`vigil drill`: restore the latest snapshot, timed) this often; 0 = never. */
+	uint64_t drill_interval_ms;
+	uint64_t rto_ms;      /* alert when a drill's restore takes longer; 0 = none */
 	struct conf_alert *alerts;
 	size_t n_alerts;
 };

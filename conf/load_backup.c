@@ -12,7 +12,7 @@
 
 static const char *const backup_keys[] = {
 	"name", "source", "repository", "key_file", "interval", "jitter", "full_every",
-	"timeout", "rpo", "alerts", NULL,
+	"timeout", "rpo", "rto", "drill_interval", "alerts", NULL,
 };
 
 static void load_backup(const struct lgrp *g, struct conf_backup *b)
@@ -36,6 +36,8 @@ static void load_backup(const struct lgrp *g, struct conf_backup *b)
 	lu_duration(g, "timeout", "6h", &b->timeout_ms);
 	lu_duration_min(g, "timeout", b->timeout_ms, 1000);
 	lu_duration(g, "rpo", "0ms", &b->rpo_ms);
+	lu_duration(g, "rto", "0ms", &b->rto_ms);
+	lu_duration(g, "drill_interval", "0ms", &b->drill_interval_ms);
 	conf_load_alerts(g, &b->alerts, &b->n_alerts);
 }
 

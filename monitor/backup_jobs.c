@@ -16,11 +16,16 @@
 struct job {
 	struct backup_set *set;
 	char *name, *source, *repo, *key; /* copies: a reload frees the config */
-	uint64_t interval_ms, jitter_ms, timeout_ms, rpo_ms;
+	uint64_t interval_ms, jitter_ms, timeout_ms, rpo_ms, rto_ms, drill_interval_ms;
 	int full_every;
 	struct alerter *alerter;
 	struct event *timer;
 	struct child *child;     /* the run in flight */
+	struct event *drill_timer;
+	struct child *drill;     /* the drill in flight */
+	double last_drill_s;     /* < 0 = never drilled */
+	char last_drill[40], drill_result[256];
+	bool rto_exceeded;
 	uint64_t runs;
 	uint64_t last_ok_ms;     /* wall clock, 0 = never */
 	uint64_t next_mono;
@@ -173,14 +178,94 @@ static void due(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- drills: the latest snapshot restored into a scratch dir, timed ---- */
+
+static void drill_schedule(struct job *j)
+{
+	struct timeval tv = clock_tv_ms(j->drill_interval_ms);
+
+	if (j->drill_interval_ms)
+		evtimer_add(j->drill_timer, &tv);
+}
+
+static void drill_done(void *arg, const struct child_result *res)
+{
+	struct job *j = arg;
+	json_t *doc = res->output ? json_loads(res->output, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+	char what[96], out[128], why[200];
+
+	j->drill = NULL;
+	clock_iso8601(j->last_drill, sizeof(j->last_drill));
+	if (json_is_object(doc)) {
+		j->last_drill_s = json_number_value(json_object_get(doc, "seconds"));
+		snprintf(j->drill_result, sizeof(j->drill_result), "restored %lld files in %.3f s",
+			 (long long)json_integer_value(json_object_get(doc, "files")),
+			 j->last_drill_s);
+	} else {
+		child_result_describe(res, what, sizeof(what));
+		child_output_excerpt(res->output, out, sizeof(out));
+		snprintf(j->drill_result, sizeof(j->drill_result), "%s: %s", what, out);
+		job_alert(j, "backup_drill_failed", "critical", j->drill_result);
+	}
+	json_decref(doc);
+	if (j->last_drill_s >= 0 && j->rto_ms && j->last_drill_s * 1000.0 > (double)j->rto_ms) {
+		snprintf(why, sizeof(why), "the drill's restore took %.1f s, over rto (%" PRIu64
+			 " s)", j->last_drill_s, j->rto_ms / 1000);
+		if (!j->rto_exceeded)
+			job_alert(j, "backup_rto_exceeded", "critical", why);
+		j->rto_exceeded = true;
+	} else if (j->last_drill_s >= 0) {
+		j->rto_exceeded = false;
+	}
+	drill_schedule(j);
+}
+
+static int drill_start(struct job *j, char *err, size_t errlen)
+{
+	char *argv[12];
+	int n = 0;
+
+	argv[n++] = (char *)j->set->env.self;
+	argv[n++] = (char *)"drill";
+	argv[n++] = (char *)"-r";
+	argv[n++] = j->repo;
+	if (j->key) {
+		argv[n++] = (char *)"--key";
+		argv[n++] = j->key;
+	}
+	argv[n++] = (char *)"--job";
+	argv[n++] = j->name;
+	argv[n++] = (char *)"--json";
+	argv[n] = NULL;
+	j->drill = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, drill_done, j,
+			       err, errlen);
+	return j->drill ? 0 : -1;
+}
+
+static void drill_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct job *j = arg;
+	char err[192];
+
+	(void)fd;
+	(void)what;
+	/* A drill of a job never backed up has nothing to restore: wait for one. */
+	if (j->drill || !j->last_ok_ms || drill_start(j, err, sizeof(err)) < 0)
+		drill_schedule(j);
+}
+
 static void job_free(struct job *j)
 {
 	if (!j)
 		return;
 	if (j->child)
 		child_cancel(j->child);
+	if (j->drill)
+		child_cancel(j->drill);
 	if (j->timer)
 		event_free(j->timer);
+	if (j->drill_timer)
+		event_free(j->drill_timer);
 	alerter_free(j->alerter);
 	free(j->name);
 	free(j->source);
@@ -223,6 +308,8 @@ static int job_configure(struct job *j, const struct conf_backup *c, char *err, 
 	j->jitter_ms = c->jitter_ms;
 	j->timeout_ms = c->timeout_ms;
 	j->rpo_ms = c->rpo_ms;
+	j->rto_ms = c->rto_ms;
+	j->drill_interval_ms = c->drill_interval_ms;
 	j->full_every = c->full_every;
 	return 0;
 }
@@ -233,7 +320,10 @@ static struct job *job_new(struct backup_set *s, const struct conf_backup *c, ch
 	struct job *j = calloc(1, sizeof(*j));
 	uint64_t age;
 
-	if (!j || !(j->timer = evtimer_new(s->env.base, due, j))) {
+	if (!j || !(j->timer = evtimer_new(s->env.base, due, j)) ||
+	    !(j->drill_timer = evtimer_new(s->env.base, drill_due, j))) {
+		if (j && j->timer)
+			event_free(j->timer);
 		free(j);
 		snprintf(err, errlen, "backup %s: out of memory", c->name);
 		return NULL;
@@ -244,6 +334,8 @@ static struct job *job_new(struct backup_set *s, const struct conf_backup *c, ch
 		return NULL;
 	}
 	state_load(j);
+	j->last_drill_s = -1;
+	drill_schedule(j);
 	/* Overdue (or never done): soon, spread by the jitter; else when the interval is up. */
 	age = j->last_ok_ms ? clock_real_ms() - j->last_ok_ms : UINT64_MAX;
 	if (age >= j->interval_ms)
@@ -337,6 +429,25 @@ void backup_set_tick(struct backup_set *s)
 	}
 }
 
+int backup_set_drill(struct backup_set *s, const char *name, char *err, size_t errlen,
+		     int *http_status)
+{
+	struct job *j = find(s, name);
+
+	*http_status = j ? 409 : 404;
+	if (!j)
+		snprintf(err, errlen, "no backup job named '%s'", name);
+	else if (j->drill)
+		snprintf(err, errlen, "a drill of %s is already running", name);
+	else if (!j->last_ok_ms)
+		snprintf(err, errlen, "backup %s has no good backup to drill yet", name);
+	else if (drill_start(j, err, errlen) == 0)
+		return 0;
+	else
+		*http_status = 500;
+	return -1;
+}
+
 int backup_set_run(struct backup_set *s, const char *name, char *err, size_t errlen,
 		   int *http_status)
 {
@@ -367,14 +478,20 @@ static json_t *job_json(const struct job *j)
 	json_t *age = j->last_ok_ms ? json_integer((json_int_t)((now - j->last_ok_ms) / 1000))
 				    : json_null();
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:I, s:b, s:s, s:s, s:I}",
+	json_t *drill = j->last_drill_s < 0 ? json_null() : json_real(j->last_drill_s);
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:I, s:b, s:s, s:s, s:I, s:o, s:s,"
+			 " s:I, s:b, s:b}",
 			 "name", j->name, "source", j->source, "repository", j->repo,
 			 "state", j->child ? "running" : "idle", "encrypted", j->key != NULL,
 			 "runs", (json_int_t)j->runs, "last_ok_age_s", age,
 			 "rpo_s", (json_int_t)(j->rpo_ms / 1000), "rpo_exceeded", j->rpo_alerted,
 			 "last_run", j->last_run, "last_result", j->last_result,
 			 "next_in_s", (json_int_t)(j->child || j->next_mono < mono ? 0 :
-						  (j->next_mono - mono) / 1000));
+						  (j->next_mono - mono) / 1000),
+			 "last_drill_s", drill, "drill_result", j->drill_result,
+			 "rto_s", (json_int_t)(j->rto_ms / 1000), "rto_exceeded", j->rto_exceeded,
+			 "drilling", j->drill != NULL);
 }
 
 json_t *backup_set_json(const struct backup_set *s)

@@ -38,6 +38,9 @@ void backup_set_tick(struct backup_set *s);
 /* Start a run now: 0, or -1 with err and *http_status (404 unknown, 409 running). */
 int backup_set_run(struct backup_set *s, const char *name, char *err, size_t errlen,
 		   int *http_status);
+/* Start a drill now (the latest snapshot restored, timed): like backup_set_run. */
+int backup_set_drill(struct backup_set *s, const char *name, char *err, size_t errlen,
+		     int *http_status);
 /* {"backups": [...]} for the control API. */
 json_t *backup_set_json(const struct backup_set *s);
 /* Stops every run (kills its child). */

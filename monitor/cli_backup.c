@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "actions/backup/backup.h"
+#include "monitor/cli_drill.h"
 #include "monitor/cli_backup_maint.h"
 
 struct bk_cli {
@@ -43,7 +44,8 @@ static int usage(FILE *out, const char *verb)
 		"       vigil verify    -r REPO [--key FILE] [--read-data]\n"
 		"       vigil forget    -r REPO [--key FILE] [--job NAME] [--keep-last N] ...\n"
 		"       vigil prune     -r REPO [--key FILE] [--dry-run]\n"
-		"       (vigil forget --help for the rest)\n");
+		"       (vigil forget --help for the rest)\n"
+		"       vigil drill     -r REPO [--key FILE] [--job NAME] [--scratch DIR] [--rto DURATION] [--json]\n");
 	if (verb)
 		fprintf(stderr, "vigil %s: see the usage above\n", verb);
 	return out == stdout ? 0 : 2;
@@ -251,7 +253,7 @@ bool cli_backup_verb(const char *verb)
 	for (size_t i = 0; verb && verbs[i]; i++)
 		if (strcmp(verb, verbs[i]) == 0)
 			return true;
-	return cli_backup_maint_verb(verb);
+	return cli_backup_maint_verb(verb) || (verb && strcmp(verb, "drill") == 0);
 }
 
 int cli_backup_main(int argc, char **argv)
@@ -262,6 +264,8 @@ int cli_backup_main(int argc, char **argv)
 
 	if (cli_backup_maint_verb(c.verb))
 		return cli_backup_maint_main(argc, argv);
+	if (strcmp(c.verb, "drill") == 0)
+		return cli_drill_main(argc, argv);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return usage(stdout, NULL);

@@ -206,7 +206,7 @@ static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, boo
 	control_reply_json(req, 200, status_cluster_json(cl));
 }
 
-/* POST /v1/backups/NAME/run: start that job now. */
+/* POST /v1/backups/NAME/run or /drill: start that job (or a drill of it) now. */
 static void route_backup(struct control *c, struct evhttp_request *req, const char *rest,
 			 enum evhttp_cmd_type method)
 {
@@ -214,7 +214,9 @@ static void route_backup(struct control *c, struct evhttp_request *req, const ch
 	char name[256], err[512];
 	int code;
 
-	if (!slash || strcmp(slash, "/run") != 0 || slash == rest ||
+	bool drill = slash && strcmp(slash, "/drill") == 0;
+
+	if (!slash || (strcmp(slash, "/run") != 0 && !drill) || slash == rest ||
 	    (size_t)(slash - rest) >= sizeof(name)) {
 		control_reply_error(req, 404, "no such resource");
 		return;
@@ -225,12 +227,15 @@ static void route_backup(struct control *c, struct evhttp_request *req, const ch
 	}
 	memcpy(name, rest, (size_t)(slash - rest));
 	name[slash - rest] = '\0';
-	vlog(VLOG_NOTICE, "control", "backup run requested", "job", name, NULL);
-	if (backup_set_run(daemon_backups(c->d), name, err, sizeof(err), &code) < 0) {
+	vlog(VLOG_NOTICE, "control", drill ? "drill requested" : "backup run requested", "job",
+	     name, NULL);
+	if ((drill ? backup_set_drill : backup_set_run)(daemon_backups(c->d), name, err,
+							 sizeof(err), &code) < 0) {
 		control_reply_error(req, code, err);
 		return;
 	}
-	control_reply_json(req, 202, json_pack("{s:s, s:s}", "backup", name, "state", "running"));
+	control_reply_json(req, 202, json_pack("{s:s, s:s}", "backup", name, "state",
+					       drill ? "drilling" : "running"));
 }
 
 /* /v1/clusters/NAME[/ACTION] */

@@ -333,21 +333,22 @@ static int cmd_backups(const char *socket, int json_out)
 	return 0;
 }
 
-/* vigilctl backup now JOB */
+/* vigilctl backup now|drill JOB */
 static int cmd_backup(const char *socket, int argc, char **argv)
 {
 	char path[512];
 	long code;
 	int ec;
 	json_t *doc;
+	bool drill = argc == 3 && strcmp(argv[1], "drill") == 0;
 
-	if (argc != 3 || strcmp(argv[1], "now") != 0)
+	if (argc != 3 || (strcmp(argv[1], "now") != 0 && !drill))
 		return usage(stderr, 2);
-	snprintf(path, sizeof(path), "/v1/backups/%s/run", argv[2]);
+	snprintf(path, sizeof(path), "/v1/backups/%s/%s", argv[2], drill ? "drill" : "run");
 	doc = post(socket, path, json_object(), &code, &ec);
 	if (!doc)
 		return ec;
-	printf("backup %s started\n", argv[2]);
+	printf("%s %s started\n", drill ? "drill of" : "backup", argv[2]);
 	json_decref(doc);
 	return 0;
 }
@@ -467,7 +468,7 @@ static int usage(FILE *out, int rc)
 		     "       vigilctl [-s SOCKET] switchover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]\n"
 		     "       vigilctl [-s SOCKET] rejoin CLUSTER NODE [--reason TEXT]\n"
 		     "       vigilctl [-s SOCKET] backups [--json]\n"
-		     "       vigilctl [-s SOCKET] backup now JOB\n"
+		     "       vigilctl [-s SOCKET] backup now|drill JOB\n"
 		     "       vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]\n"
 		     "       vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]\n"
 		     "SOCKET defaults to $VIGIL_SOCKET, then " DEFAULT_SOCKET "\n");

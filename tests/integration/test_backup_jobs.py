@@ -83,3 +83,30 @@ def test_scheduled_backup_runs_and_rpo_is_watched(make_env):
     env.start_daemon()
     www = backups(env)["www"]
     assert www["runs"] == 2 and www["last_ok_age_s"] is not None and www["state"] == "idle", www
+
+
+def test_drill_measures_the_restore_against_rto(make_env):
+    env = make_env(start_vigil=False)
+    src, repo = env.path("src"), env.path("repo")
+    os.makedirs(src)
+    with open(os.path.join(src, "big.bin"), "wb") as f:
+        f.write(os.urandom(24 << 20))  # a restore that cannot take under 1 ms
+    p = subprocess.run([binary("vigil"), "init", "-r", repo], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    env.top = (f'backups = ( {{ name = "db"; source = "{src}"; repository = "{repo}";'
+               f' interval = "1h"; jitter = "0ms"; rto = "1ms";'
+               f' alerts = ( {{ type = "webhook"; url = "{env.hook.url}"; }} ); }} );')
+    with open(env.conf, "w") as f:
+        f.write(env.config_text())
+    env.start_daemon()
+    wait_for(lambda: backups(env)["db"]["runs"] == 1, 30, what="the first backup")
+    assert backups(env)["db"]["last_drill_s"] is None
+    r = env.vigilctl("backup", "drill", "db")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: backups(env)["db"]["last_drill_s"] is not None, 30, what="the drill")
+    db = backups(env)["db"]
+    assert db["last_drill_s"] > 0.001 and "restored 1 files" in db["drill_result"], db
+    assert db["rto_exceeded"] is True and db["rto_s"] == 0
+    ev = env.hook.wait_event("backup_rto_exceeded", timeout=10,
+                             pred=lambda e: e.get("cluster") == "backup:db")
+    assert "over rto" in ev["reason"]
