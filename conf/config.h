@@ -209,6 +209,12 @@ struct conf_backup {
 	/* A drill (`vigil drill`: restore the latest snapshot, timed) this often; 0 = never. */
 	uint64_t drill_interval_ms;
 	uint64_t rto_ms;      /* alert when a drill's restore takes longer; 0 = none */
+	/*
+	 * Retention after each good run (`vigil forget --prune`): keep the last
+	 * N, and the newest of each of the last N hours/days/weeks/months.
+	 * All 0 (the default) = keep everything.
+	 */
+	int keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly;
 	struct conf_alert *alerts;
 	size_t n_alerts;
 };

@@ -12,7 +12,8 @@
 
 static const char *const backup_keys[] = {
 	"name", "source", "repository", "key_file", "interval", "jitter", "full_every",
-	"timeout", "rpo", "rto", "drill_interval", "alerts", NULL,
+	"timeout", "rpo", "rto", "drill_interval", "keep_last", "keep_hourly", "keep_daily",
+	"keep_weekly", "keep_monthly", "alerts", NULL,
 };
 
 static void load_backup(const struct lgrp *g, struct conf_backup *b)
@@ -38,6 +39,11 @@ static void load_backup(const struct lgrp *g, struct conf_backup *b)
 	lu_duration(g, "rpo", "0ms", &b->rpo_ms);
 	lu_duration(g, "rto", "0ms", &b->rto_ms);
 	lu_duration(g, "drill_interval", "0ms", &b->drill_interval_ms);
+	lu_int(g, "keep_last", 0, 0, 100000, &b->keep_last);
+	lu_int(g, "keep_hourly", 0, 0, 100000, &b->keep_hourly);
+	lu_int(g, "keep_daily", 0, 0, 100000, &b->keep_daily);
+	lu_int(g, "keep_weekly", 0, 0, 100000, &b->keep_weekly);
+	lu_int(g, "keep_monthly", 0, 0, 100000, &b->keep_monthly);
 	conf_load_alerts(g, &b->alerts, &b->n_alerts);
 }
 

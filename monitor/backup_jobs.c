@@ -18,6 +18,8 @@ struct job {
 	char *name, *source, *repo, *key; /* copies: a reload frees the config */
 	uint64_t interval_ms, jitter_ms, timeout_ms, rpo_ms, rto_ms, drill_interval_ms;
 	int full_every;
+	int keep[5];             /* last, hourly, daily, weekly, monthly */
+	bool forgetting;         /* child is the retention run after a backup */
 	struct alerter *alerter;
 	struct event *timer;
 	struct child *child;     /* the run in flight */
@@ -106,12 +108,72 @@ static uint64_t next_delay(const struct job *j)
 	return d > j->jitter_ms / 2 ? d - j->jitter_ms / 2 : 0;
 }
 
+static void run_done(void *arg, const struct child_result *res);
+
+static bool has_retention(const struct job *j)
+{
+	return j->keep[0] || j->keep[1] || j->keep[2] || j->keep[3] || j->keep[4];
+}
+
+/* After a good backup: `vigil forget --prune` with the job's keep rules. */
+static int forget_start(struct job *j, char *err, size_t errlen)
+{
+	static const char *const opts[] = {
+		"--keep-last", "--keep-hourly", "--keep-daily", "--keep-weekly", "--keep-monthly",
+	};
+	char nums[5][16], *argv[24];
+	int n = 0;
+
+	argv[n++] = (char *)j->set->env.self;
+	argv[n++] = (char *)"forget";
+	argv[n++] = (char *)"-r";
+	argv[n++] = j->repo;
+	if (j->key) {
+		argv[n++] = (char *)"--key";
+		argv[n++] = j->key;
+	}
+	argv[n++] = (char *)"--job";
+	argv[n++] = j->name;
+	for (int i = 0; i < 5; i++) {
+		if (!j->keep[i])
+			continue;
+		snprintf(nums[i], sizeof(nums[i]), "%d", j->keep[i]);
+		argv[n++] = (char *)opts[i];
+		argv[n++] = nums[i];
+	}
+	argv[n++] = (char *)"--prune";
+	argv[n] = NULL;
+	j->child = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, run_done, j, err,
+			       errlen);
+	j->forgetting = j->child != NULL;
+	return j->child ? 0 : -1;
+}
+
+/* The retention run ended: a failure is alerted, the backup itself stands. */
+static void forget_done(struct job *j, const struct child_result *res)
+{
+	char what[96], out[160], why[320];
+
+	j->forgetting = false;
+	if (!(res->exited && res->exit_code == 0)) {
+		child_result_describe(res, what, sizeof(what));
+		child_output_excerpt(res->output, out, sizeof(out));
+		snprintf(why, sizeof(why), "retention (forget --prune) failed: %s: %s", what, out);
+		job_alert(j, "backup_prune_failed", "warning", why);
+	}
+	schedule(j, next_delay(j));
+}
+
 static void run_done(void *arg, const struct child_result *res)
 {
 	struct job *j = arg;
-	char what[96], out[256];
+	char what[96], out[256], err[192];
 
 	j->child = NULL;
+	if (j->forgetting) {
+		forget_done(j, res);
+		return;
+	}
 	child_result_describe(res, what, sizeof(what));
 	child_output_excerpt(res->output, out, sizeof(out));
 	j->last_failed = !(res->exited && res->exit_code == 0);
@@ -127,6 +189,8 @@ static void run_done(void *arg, const struct child_result *res)
 			j->rpo_alerted = false;
 			job_alert(j, "backup_rpo_ok", "info", "a backup succeeded again");
 		}
+		if (has_retention(j) && forget_start(j, err, sizeof(err)) == 0)
+			return; /* scheduled when the retention run ends */
 	}
 	schedule(j, next_delay(j));
 }
@@ -311,6 +375,11 @@ static int job_configure(struct job *j, const struct conf_backup *c, char *err, 
 	j->rto_ms = c->rto_ms;
 	j->drill_interval_ms = c->drill_interval_ms;
 	j->full_every = c->full_every;
+	j->keep[0] = c->keep_last;
+	j->keep[1] = c->keep_hourly;
+	j->keep[2] = c->keep_daily;
+	j->keep[3] = c->keep_weekly;
+	j->keep[4] = c->keep_monthly;
 	return 0;
 }
 

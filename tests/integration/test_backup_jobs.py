@@ -110,3 +110,33 @@ def test_drill_measures_the_restore_against_rto(make_env):
     ev = env.hook.wait_event("backup_rto_exceeded", timeout=10,
                              pred=lambda e: e.get("cluster") == "backup:db")
     assert "over rto" in ev["reason"]
+
+
+def test_retention_runs_after_each_good_backup(make_env):
+    env = make_env(start_vigil=False)
+    src, repo = env.path("src"), env.path("repo")
+    os.makedirs(src)
+    with open(os.path.join(src, "f.txt"), "w") as f:
+        f.write("v1\n")
+    p = subprocess.run([binary("vigil"), "init", "-r", repo], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    env.top = (f'backups = ( {{ name = "keep"; source = "{src}"; repository = "{repo}";'
+               f' interval = "1h"; jitter = "0ms"; keep_last = 1; }} );')
+    with open(env.conf, "w") as f:
+        f.write(env.config_text())
+    env.start_daemon()
+    idle = lambda n: backups(env)["keep"]["runs"] == n and backups(env)["keep"]["state"] == "idle"  # noqa: E731
+    wait_for(lambda: idle(1), 30, what="the first backup and its retention run")
+    for n in (2, 3):
+        with open(os.path.join(src, "f.txt"), "w") as f:
+            f.write(f"v{n}\n")
+        assert env.vigilctl("backup", "now", "keep").returncode == 0
+        wait_for(lambda: idle(n), 30, what=f"backup {n} and its retention run")
+    p = subprocess.run([binary("vigil"), "snapshots", "-r", repo, "--json"],
+                       capture_output=True, text=True)
+    snaps = [json.loads(line) for line in p.stdout.splitlines()]
+    assert len(snaps) == 1, snaps  # keep_last = 1: the older ones were forgotten and pruned
+    out = env.path("out")
+    assert subprocess.run([binary("vigil"), "restore", "-r", repo, out]).returncode == 0
+    with open(os.path.join(out, "f.txt")) as f:
+        assert f.read() == "v3\n"

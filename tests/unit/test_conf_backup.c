@@ -17,6 +17,7 @@ START_TEST(job_and_defaults)
 	struct config *cfg = cf_load_ok(CLUSTER
 		"backups = ( { name = \"www\"; source = \"/srv/www\"; repository = \"/var/bk\";\n"
 		"              interval = \"1h\"; rpo = \"2h\"; full_every = 7; rto = \"10m\"; drill_interval = \"24h\";\n"
+		"              keep_daily = 7; keep_weekly = 4;\n"
 		"              alerts = ( { type = \"webhook\"; url = \"http://127.0.0.1:9/\"; } ); } );\n");
 	const struct conf_backup *b;
 
@@ -33,6 +34,9 @@ START_TEST(job_and_defaults)
 	ck_assert_int_eq(b->full_every, 7);
 	ck_assert_uint_eq(b->rto_ms, 600000);
 	ck_assert_uint_eq(b->drill_interval_ms, 86400000);
+	ck_assert_int_eq(b->keep_daily, 7);
+	ck_assert_int_eq(b->keep_weekly, 4);
+	ck_assert_int_eq(b->keep_last, 0);
 	ck_assert_uint_eq(b->n_alerts, 1);
 	ck_assert_int_eq(b->line, 5);
 	config_free(cfg);
