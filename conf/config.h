@@ -199,7 +199,7 @@ struct conf_backup {
 	char *name;
 	int line;
 	char *source;
-	char *repository;
+	char *repository;     /* an absolute path, or "s3://BUCKET[/PREFIX][?endpoint=...]" */
 	char *key_file;       /* NULL: the repository is not encrypted */
 	uint64_t interval_ms; /* required */
 	uint64_t jitter_ms;   /* default interval/10 */

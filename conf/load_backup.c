@@ -4,6 +4,7 @@
  * reported as FILE:LINE and loading carries on.
  */
 #include <libconfig.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,25 @@ static const char *const backup_keys[] = {
 	"keep_weekly", "keep_monthly", "alerts", NULL,
 };
 
+/* A local absolute path, or an S3 location "s3://BUCKET[/PREFIX][?...]". */
+static void load_repository(const struct lgrp *g, struct conf_backup *b)
+{
+	const char *s3 = "s3://";
+	char *v = NULL;
+
+	if (lu_string(g, "repository", true, NULL, &v) != 1)
+		return;
+	if (strncmp(v, s3, strlen(s3)) == 0) {
+		if (strlen(v) == strlen(s3) || v[strlen(s3)] == '/')
+			lu_err(g->lc, lu_where(g, "repository"), "'repository' %s names no bucket",
+			       v);
+		b->repository = v;
+		return;
+	}
+	free(v);
+	lu_path(g, "repository", true, NULL, &b->repository);
+}
+
 static void load_backup(const struct lgrp *g, struct conf_backup *b)
 {
 	char def[32];
@@ -24,7 +44,7 @@ static void load_backup(const struct lgrp *g, struct conf_backup *b)
 	lu_check_keys(g, backup_keys);
 	lu_ident(g, "name", true, &b->name);
 	lu_path(g, "source", true, NULL, &b->source);
-	lu_path(g, "repository", true, NULL, &b->repository);
+	load_repository(g, b);
 	lu_path(g, "key_file", false, NULL, &b->key_file);
 	if (lu_duration(g, "interval", NULL, &b->interval_ms) == 1)
 		lu_duration_min(g, "interval", b->interval_ms, 1000);

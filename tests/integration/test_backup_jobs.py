@@ -11,8 +11,10 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import binary
-from helpers import wait_for
+from helpers import Proc, free_port, port_open, wait_for
 
 
 def backups(env):
@@ -140,3 +142,47 @@ def test_retention_runs_after_each_good_backup(make_env):
     assert subprocess.run([binary("vigil"), "restore", "-r", repo, out]).returncode == 0
     with open(os.path.join(out, "f.txt")) as f:
         assert f.read() == "v3\n"
+
+
+S3RVER = "/var/cache/vigil/npm/node_modules/.bin/s3rver"
+
+
+def test_job_into_an_s3_repository(make_env, tmp_path):
+    """The daemon's job writes to s3rver (installed by scripts/test) like to a local path."""
+    if not os.access(S3RVER, os.X_OK):
+        pytest.skip(f"s3rver not installed at {S3RVER} (scripts/test installs it)")
+    port = free_port()
+    data = tmp_path / "s3data"
+    data.mkdir()
+    srv = Proc([S3RVER, "-d", str(data), "-a", "127.0.0.1", "-p", str(port), "-s",
+                "--configure-bucket", "vigil-bk"], str(tmp_path / "s3rver.log"),
+               env=dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider"))
+    try:
+        wait_for(lambda: port_open(port), 20, what="s3rver")
+        creds = tmp_path / "creds"
+        creds.write_text("AWS_ACCESS_KEY_ID=S3RVER\nAWS_SECRET_ACCESS_KEY=S3RVER\n")
+        creds.chmod(0o600)
+        repo = (f"s3://vigil-bk/vigil?endpoint=http://127.0.0.1:{port}&region=us-east-1"
+                f"&path_style=1&credentials={creds}")
+        env = make_env(start_vigil=False)
+        src = env.path("src")
+        os.makedirs(src)
+        with open(os.path.join(src, "f.txt"), "w") as f:
+            f.write("offsite\n" * 100)
+        p = subprocess.run([binary("vigil"), "init", "-r", repo], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        env.top = (f'backups = ( {{ name = "off"; source = "{src}"; repository = "{repo}";'
+                   f' interval = "1h"; jitter = "0ms"; }} );')
+        with open(env.conf, "w") as f:
+            f.write(env.config_text())
+        env.start_daemon()
+        wait_for(lambda: backups(env)["off"]["runs"] == 1, 30, what="the backup into s3rver")
+        out = env.path("out")
+        p = subprocess.run([binary("vigil"), "restore", "-r", repo, out], capture_output=True,
+                           text=True)
+        assert p.returncode == 0, p.stderr
+        with open(os.path.join(out, "f.txt")) as f:
+            assert f.read() == "offsite\n" * 100
+        assert "S3RVER" not in env.log()
+    finally:
+        srv.stop()

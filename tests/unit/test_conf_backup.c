@@ -40,6 +40,11 @@ START_TEST(job_and_defaults)
 	ck_assert_uint_eq(b->n_alerts, 1);
 	ck_assert_int_eq(b->line, 5);
 	config_free(cfg);
+	cfg = cf_load_ok(CLUSTER
+		"backups = ( { name = \"off\"; source = \"/srv\"; interval = \"1h\";\n"
+		"              repository = \"s3://bk/vigil?endpoint=http://127.0.0.1:9000\"; } );\n");
+	ck_assert_str_eq(cfg->backups[0].repository, "s3://bk/vigil?endpoint=http://127.0.0.1:9000");
+	config_free(cfg);
 }
 END_TEST
 
@@ -50,12 +55,14 @@ START_TEST(errors_name_the_line)
 	cf_load_fail(CLUSTER
 		"backups = ( { name = \"www\"; source = \"srv\"; repository = \"/var/bk\"; },\n" /* 5 */
 		"            { name = \"www\"; source = \"/s\"; repository = \"/r\"; interval = \"1h\";\n" /* 6 */
-		"              colour = 1; } );\n",                                                  /* 7 */
+		"              colour = 1; },\n"                                                  /* 7 */
+		"            { name = \"s3\"; source = \"/s\"; repository = \"s3:///x\"; interval = \"1h\"; } );\n", /* 8 */
 		&errs);
 	ck_assert(cf_has_error(&errs, 5, "'source' must be an absolute path"));
 	ck_assert(cf_has_error(&errs, 5, "needs an 'interval'"));
 	ck_assert(cf_has_error(&errs, 7, "unknown key 'colour'"));
 	ck_assert(cf_has_error(&errs, 6, "duplicate backup name 'www'"));
+	ck_assert(cf_has_error(&errs, 8, "names no bucket"));
 	conf_errors_clear(&errs);
 }
 END_TEST
