@@ -108,6 +108,24 @@ static uint64_t next_delay(const struct job *j)
 	return d > j->jitter_ms / 2 ? d - j->jitter_ms / 2 : 0;
 }
 
+/* `vigil VERB -r REPO [--key KEY] --job NAME`, the start of every child's argv; returns its length. */
+static int job_argv(const struct job *j, const char *verb, char **argv)
+{
+	int n = 0;
+
+	argv[n++] = (char *)j->set->env.self;
+	argv[n++] = (char *)verb;
+	argv[n++] = (char *)"-r";
+	argv[n++] = j->repo;
+	if (j->key) {
+		argv[n++] = (char *)"--key";
+		argv[n++] = j->key;
+	}
+	argv[n++] = (char *)"--job";
+	argv[n++] = j->name;
+	return n;
+}
+
 static void run_done(void *arg, const struct child_result *res);
 
 static bool has_retention(const struct job *j)
@@ -122,18 +140,9 @@ static int forget_start(struct job *j, char *err, size_t errlen)
 		"--keep-last", "--keep-hourly", "--keep-daily", "--keep-weekly", "--keep-monthly",
 	};
 	char nums[5][16], *argv[24];
-	int n = 0;
+	int n;
 
-	argv[n++] = (char *)j->set->env.self;
-	argv[n++] = (char *)"forget";
-	argv[n++] = (char *)"-r";
-	argv[n++] = j->repo;
-	if (j->key) {
-		argv[n++] = (char *)"--key";
-		argv[n++] = j->key;
-	}
-	argv[n++] = (char *)"--job";
-	argv[n++] = j->name;
+	n = job_argv(j, "forget", argv);
 	for (int i = 0; i < 5; i++) {
 		if (!j->keep[i])
 			continue;
@@ -198,19 +207,10 @@ static void run_done(void *arg, const struct child_result *res)
 static int job_start_run(struct job *j, char *err, size_t errlen)
 {
 	char *argv[16];
-	int n = 0;
+	int n;
 	bool full = j->full_every > 0 && (j->runs + 1) % (uint64_t)j->full_every == 0;
 
-	argv[n++] = (char *)j->set->env.self;
-	argv[n++] = (char *)"backup";
-	argv[n++] = (char *)"-r";
-	argv[n++] = j->repo;
-	if (j->key) {
-		argv[n++] = (char *)"--key";
-		argv[n++] = j->key;
-	}
-	argv[n++] = (char *)"--job";
-	argv[n++] = j->name;
+	n = job_argv(j, "backup", argv);
 	if (full)
 		argv[n++] = (char *)"--full";
 	argv[n++] = j->source;
@@ -287,18 +287,9 @@ static void drill_done(void *arg, const struct child_result *res)
 static int drill_start(struct job *j, char *err, size_t errlen)
 {
 	char *argv[12];
-	int n = 0;
+	int n;
 
-	argv[n++] = (char *)j->set->env.self;
-	argv[n++] = (char *)"drill";
-	argv[n++] = (char *)"-r";
-	argv[n++] = j->repo;
-	if (j->key) {
-		argv[n++] = (char *)"--key";
-		argv[n++] = j->key;
-	}
-	argv[n++] = (char *)"--job";
-	argv[n++] = j->name;
+	n = job_argv(j, "drill", argv);
 	argv[n++] = (char *)"--json";
 	argv[n] = NULL;
 	j->drill = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, drill_done, j,
