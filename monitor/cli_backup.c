@@ -7,8 +7,13 @@
  *   vigil keygen FILE
  *   vigil init      -r REPO [--key FILE] [--chunk-avg BYTES] [--pack-size BYTES]
  *   vigil backup    -r REPO [--key FILE] [--job NAME] [--full] SOURCE
+ *   vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME] --command -- ARGV...
+ *   vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME] --stdin
  *   vigil snapshots -r REPO [--key FILE] [--json]
  *   vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET
+ *   vigil restore   -r REPO ... [--file PATH] --command -- ARGV... | --stdout
+ *
+ * backup and restore show progress on standard error (--no-progress: none).
  *   vigil verify    -r REPO [--key FILE] [--read-data]
  *   vigil forget|prune ...  (cli_backup_maint.c)
  *
@@ -25,13 +30,18 @@
 
 #include "actions/backup/backup.h"
 #include "monitor/cli_drill.h"
+#include "monitor/cli_progress.h"
+#include "monitor/cli_stream.h"
 #include "monitor/cli_backup_maint.h"
 
 struct bk_cli {
 	const char *verb, *repo, *key, *job, *snapshot;
 	bool full, json, read_data;
+	bool std_in, std_out, command, no_progress; /* the stream forms */
+	const char *stdin_name, *file;
 	uint32_t chunk_avg, pack_size;
 	const char *arg; /* SOURCE, TARGET or FILE */
+	char **argv;     /* with --command: the command */
 };
 
 static int usage(FILE *out, const char *verb)
@@ -39,8 +49,13 @@ static int usage(FILE *out, const char *verb)
 	fprintf(out, "usage: vigil keygen FILE\n"
 		"       vigil init      -r REPO [--key FILE] [--chunk-avg BYTES] [--pack-size BYTES]\n"
 		"       vigil backup    -r REPO [--key FILE] [--job NAME] [--full] SOURCE\n"
+		"       vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME]\n"
+		"                       (--command -- ARGV... | --stdin)\n"
 		"       vigil snapshots -r REPO [--key FILE] [--json]\n"
 		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET\n"
+		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME]\n"
+		"                       [--file PATH] (--command -- ARGV... | --stdout)\n"
+		"       (backup and restore: --no-progress for no progress on standard error)\n"
 		"       vigil verify    -r REPO [--key FILE] [--read-data]\n"
 		"       vigil forget    -r REPO [--key FILE] [--job NAME] [--keep-last N] ...\n"
 		"       vigil prune     -r REPO [--key FILE] [--dry-run]\n"
@@ -62,23 +77,48 @@ static int parse_size(const char *s, uint32_t *out)
 	return 0;
 }
 
-/* Which positional argument each verb takes: 1 or none. */
-static int wants_arg(const char *verb)
+/* Whether the positional arguments fit the verb and its form. */
+static bool args_ok(const struct bk_cli *c, int nargs)
 {
-	return strcmp(verb, "snapshots") != 0 && strcmp(verb, "verify") != 0 &&
-	       strcmp(verb, "init") != 0;
+	bool stream = c->std_in || c->std_out || c->command;
+	bool is_backup = strcmp(c->verb, "backup") == 0, is_restore = strcmp(c->verb, "restore") == 0;
+
+	if ((c->std_in || c->stdin_name) && !is_backup)
+		return false;
+	if ((c->std_out || c->file) && !is_restore)
+		return false;
+	if (c->command && !is_backup && !is_restore)
+		return false;
+	if (c->std_in + c->std_out + c->command > 1 || (c->full && stream) ||
+	    (c->file && !stream) || (c->stdin_name && !stream))
+		return false;
+	if (c->command)
+		return nargs >= 1;
+	if (stream || strcmp(c->verb, "snapshots") == 0 || strcmp(c->verb, "verify") == 0 ||
+	    strcmp(c->verb, "init") == 0)
+		return nargs == 0;
+	return nargs == 1;
 }
+
+/* The stream options; 0, or -1 for an unknown option. */
+static int parse_stream_opt(int o, struct bk_cli *c);
 
 static int parse(int argc, char **argv, struct bk_cli *c)
 {
-	enum { O_KEY = 256, O_JOB, O_FULL, O_JSON, O_SNAP, O_READ, O_AVG, O_PACK };
+	enum { O_KEY = 256, O_JOB, O_FULL, O_JSON, O_SNAP, O_READ, O_AVG, O_PACK, O_STREAM };
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, 'r' }, { "key", required_argument, NULL, O_KEY },
 		{ "job", required_argument, NULL, O_JOB }, { "full", no_argument, NULL, O_FULL },
 		{ "json", no_argument, NULL, O_JSON }, { "snapshot", required_argument, NULL, O_SNAP },
 		{ "read-data", no_argument, NULL, O_READ },
 		{ "chunk-avg", required_argument, NULL, O_AVG },
-		{ "pack-size", required_argument, NULL, O_PACK }, { NULL, 0, NULL, 0 },
+		{ "pack-size", required_argument, NULL, O_PACK },
+		{ "stdin", no_argument, NULL, O_STREAM + 0 },
+		{ "stdout", no_argument, NULL, O_STREAM + 1 },
+		{ "command", no_argument, NULL, O_STREAM + 2 },
+		{ "no-progress", no_argument, NULL, O_STREAM + 3 },
+		{ "stdin-name", required_argument, NULL, O_STREAM + 4 },
+		{ "file", required_argument, NULL, O_STREAM + 5 }, { NULL, 0, NULL, 0 },
 	};
 	int o;
 
@@ -108,13 +148,40 @@ static int parse(int argc, char **argv, struct bk_cli *c)
 				return -1;
 			break;
 		default:
-			return -1;
+			if (parse_stream_opt(o - O_STREAM, c) < 0)
+				return -1;
 		}
 	}
-	if (argc - optind != wants_arg(c->verb))
+	if (!args_ok(c, argc - optind))
 		return -1;
 	c->arg = optind < argc ? argv[optind] : NULL;
+	c->argv = c->command ? argv + optind : NULL;
 	return strcmp(c->verb, "keygen") == 0 || c->repo ? 0 : -1;
+}
+
+static int parse_stream_opt(int o, struct bk_cli *c)
+{
+	switch (o) {
+	case 0:
+		c->std_in = true;
+		return 0;
+	case 1:
+		c->std_out = true;
+		return 0;
+	case 2:
+		c->command = true;
+		return 0;
+	case 3:
+		c->no_progress = true;
+		return 0;
+	case 4:
+		c->stdin_name = optarg;
+		return 0;
+	case 5:
+		c->file = optarg;
+		return 0;
+	}
+	return -1;
 }
 
 static void print_problem(void *arg, const char *msg)
@@ -143,12 +210,17 @@ static int do_init(const struct bk_cli *c, char *err, size_t errlen)
 	return 0;
 }
 
-static int do_backup(struct bk_repo *r, const struct bk_cli *c, char *err, size_t errlen)
+static int do_backup(struct bk_repo *r, const struct bk_cli *c, struct cli_progress *pg,
+		     char *err, size_t errlen)
 {
 	struct bk_backup_opts o = { .source = c->arg, .job = c->job, .full = c->full };
 	struct bk_backup_stats st = { 0 };
 	char id[BK_ID_HEX];
 
+	if (pg) {
+		o.progress = cli_progress_report;
+		o.progress_arg = pg;
+	}
 	if (bk_backup_dir(r, &o, &st, id, err, errlen) < 0)
 		return 1;
 	printf("snapshot %.16s of %s: %" PRIu64 " files (%" PRIu64 " read, %" PRIu64
@@ -189,12 +261,17 @@ static int do_snapshots(struct bk_repo *r, const struct bk_cli *c, char *err, si
 	return 0;
 }
 
-static int do_restore(struct bk_repo *r, const struct bk_cli *c, char *err, size_t errlen)
+static int do_restore(struct bk_repo *r, const struct bk_cli *c, struct cli_progress *pg,
+		      char *err, size_t errlen)
 {
 	struct bk_restore_opts o = { .snapshot = c->snapshot, .job = c->job, .target = c->arg,
 				     .problem = print_problem };
 	struct bk_restore_stats st = { 0 };
 
+	if (pg) {
+		o.progress = cli_progress_report;
+		o.progress_arg = pg;
+	}
 	if (bk_restore(r, &o, &st, err, errlen) < 0)
 		return 1;
 	printf("restored %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64 " symlinks, %"
@@ -216,6 +293,27 @@ static int do_verify(struct bk_repo *r, const struct bk_cli *c, char *err, size_
 	return rc == 0 ? 0 : 1;
 }
 
+/* backup or restore, of a tree or a stream, with progress unless told not to. */
+static int run_transfer(struct bk_repo *r, const struct bk_cli *c, char *err, size_t errlen)
+{
+	struct cli_progress pg;
+	struct cli_stream s = { .job = c->job, .name = c->stdin_name, .snapshot = c->snapshot,
+				.file = c->file, .command = c->argv };
+	bool backup = strcmp(c->verb, "backup") == 0;
+	int rc;
+
+	cli_progress_init(&pg, c->verb);
+	s.progress = c->no_progress ? NULL : &pg;
+	if (c->std_in || c->std_out || c->command)
+		rc = backup ? cli_stream_backup(r, &s, err, errlen)
+			    : cli_stream_restore(r, &s, err, errlen);
+	else
+		rc = backup ? do_backup(r, c, s.progress, err, errlen)
+			    : do_restore(r, c, s.progress, err, errlen);
+	cli_progress_end(&pg);
+	return rc;
+}
+
 static int run(const struct bk_cli *c, char *err, size_t errlen)
 {
 	struct bk_repo *r;
@@ -232,12 +330,10 @@ static int run(const struct bk_cli *c, char *err, size_t errlen)
 		return do_init(c, err, errlen);
 	if (!(r = bk_repo_open(c->repo, c->key, err, errlen)))
 		return 1;
-	if (strcmp(c->verb, "backup") == 0)
-		rc = do_backup(r, c, err, errlen);
+	if (strcmp(c->verb, "backup") == 0 || strcmp(c->verb, "restore") == 0)
+		rc = run_transfer(r, c, err, errlen);
 	else if (strcmp(c->verb, "snapshots") == 0)
 		rc = do_snapshots(r, c, err, errlen);
-	else if (strcmp(c->verb, "restore") == 0)
-		rc = do_restore(r, c, err, errlen);
 	else
 		rc = do_verify(r, c, err, errlen);
 	bk_repo_close(r);

@@ -24,18 +24,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actions/backup/snapbuild.h"
 #include "actions/backup/snapshot.h"
 #include "actions/backup/tree.h"
-#include "actions/backup/writer.h"
 #include "common/error.h"
 #include "common/log.h"
 
 struct walk {
+	struct bk_snapbuild sb; /* first: &wk->sb is where errors and stats go */
 	struct bk_repo *r;
-	struct bk_writer w;
-	struct bk_cdc data, tree;
-	struct bk_buf tree_ids, ids;
-	uint64_t tree_size;
 	struct bk_pathmap *parent; /* NULL: read every file */
 	struct bk_backup_stats *st;
 	char *err;
@@ -47,36 +44,9 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-static int add_tree_chunk(void *arg, const uint8_t *p, size_t n)
-{
-	struct walk *wk = arg;
-	uint8_t id[BK_ID_LEN];
-
-	if (bk_writer_chunk(&wk->w, p, n, id, wk->err, wk->errlen) < 0)
-		return -1;
-	if (bk_buf_append(&wk->tree_ids, id, BK_ID_LEN) < 0) {
-		err_set(wk->err, wk->errlen, "backup: out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* Append one entry's line to the tree text. */
 static int emit(struct walk *wk, const struct bk_entry *e)
 {
-	char *line = bk_entry_json(e);
-	int rc;
-
-	if (!line) {
-		err_set(wk->err, wk->errlen, "backup %s: cannot encode the entry", e->path);
-		return -1;
-	}
-	rc = bk_cdc_feed(&wk->tree, line, strlen(line), add_tree_chunk, wk);
-	if (rc == 0)
-		rc = bk_cdc_feed(&wk->tree, "\n", 1, add_tree_chunk, wk);
-	wk->tree_size += strlen(line) + 1;
-	free(line);
-	return rc;
+	return bk_sb_emit(&wk->sb, e);
 }
 
 static void fill_meta(struct bk_entry *e, const struct stat *st, enum bk_etype type)
@@ -108,55 +78,6 @@ static bool reuse_parent(struct walk *wk, struct bk_entry *e, const struct stat 
 	return true;
 }
 
-static int drain(struct walk *wk, bool eof, uint64_t *chunks)
-{
-	const uint8_t *p;
-	size_t n;
-	uint8_t id[BK_ID_LEN];
-
-	while (bk_cdc_next(&wk->data, eof, &p, &n) == 1) {
-		if (bk_writer_chunk(&wk->w, p, n, id, wk->err, wk->errlen) < 0 ||
-		    bk_buf_append(&wk->ids, id, BK_ID_LEN) < 0)
-			return -1;
-		(*chunks)++;
-	}
-	return 0;
-}
-
-/* Chunk an open file to its end; its ids and size into e. */
-static int read_file(struct walk *wk, int fd, struct bk_entry *e)
-{
-	uint64_t chunks = 0;
-	size_t room;
-
-	bk_cdc_reset(&wk->data);
-	wk->ids.len = 0;
-	for (;;) {
-		uint8_t *dst = bk_cdc_space(&wk->data, &room);
-		ssize_t n = read(fd, dst, room);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(wk->err, wk->errlen, "backup: read %s: %s", e->path, strerror(errno));
-			return -1;
-		}
-		bk_cdc_commit(&wk->data, (size_t)n);
-		e->size += (uint64_t)n;
-		wk->st->bytes_read += (uint64_t)n;
-		if (drain(wk, n == 0, &chunks) < 0)
-			return -1;
-		if (n == 0)
-			break;
-	}
-	e->chunks = malloc(wk->ids.len ? wk->ids.len : 1);
-	if (!e->chunks)
-		return -1;
-	memcpy(e->chunks, wk->ids.p, wk->ids.len);
-	e->nchunks = (size_t)chunks;
-	return 0;
-}
-
 /* A regular file: reused or read.  1 when it vanished (skip it). */
 static int do_file(struct walk *wk, int dirfd, const char *name, struct bk_entry *e,
 		   struct stat *st)
@@ -183,7 +104,7 @@ static int do_file(struct walk *wk, int dirfd, const char *name, struct bk_entry
 	}
 	fill_meta(e, st, BK_FILE);
 	e->inode = (uint64_t)st->st_ino;
-	rc = read_file(wk, fd, e);
+	rc = bk_sb_read_fd(&wk->sb, fd, e);
 	close(fd);
 	wk->st->files_read++;
 	return rc;
@@ -365,6 +286,7 @@ static int walk_dir(struct walk *wk, int dirfd, const char *rel)
 			rc = bk_lock_refresh(wk->r, wk->err, wk->errlen);
 		if (rc == 0)
 			rc = do_entry(wk, dirfd, names[i], child);
+		bk_sb_progress(&wk->sb, child, false);
 	}
 	free_names(names);
 	close(dirfd);
@@ -437,38 +359,32 @@ static int pick_parent(struct walk *wk, const struct bk_backup_opts *o, const ch
 
 /* ---- the whole backup ---- */
 
-static int walk_init(struct walk *wk, struct bk_repo *r, struct bk_backup_stats *st,
-		     char *err, size_t errlen)
+static int walk_init(struct walk *wk, struct bk_repo *r, const struct bk_backup_opts *o,
+		     struct bk_backup_stats *st, char *err, size_t errlen)
 {
 	memset(wk, 0, sizeof(*wk));
 	wk->r = r;
 	wk->st = st;
 	wk->err = err;
 	wk->errlen = errlen;
-	if (bk_writer_init(&wk->w, r, err, errlen) < 0)
+	if (bk_sb_init(&wk->sb, r, st, err, errlen) < 0)
 		return -1;
-	if (bk_cdc_init(&wk->data, &r->chunker, err, errlen) < 0)
-		return -1;
-	return bk_cdc_init(&wk->tree, &r->chunker, err, errlen);
+	wk->sb.progress = o->progress;
+	wk->sb.progress_arg = o->progress_arg;
+	return 0;
 }
 
 static void walk_free(struct walk *wk)
 {
-	bk_writer_free(&wk->w);
-	bk_cdc_free(&wk->data);
-	bk_cdc_free(&wk->tree);
-	bk_buf_free(&wk->tree_ids);
-	bk_buf_free(&wk->ids);
+	bk_sb_free(&wk->sb);
 	bk_pathmap_free(wk->parent);
 }
 
-/* The root entry and everything under it, then the rest of the tree text. */
+/* The root entry and everything under it. */
 static int walk_root(struct walk *wk, const char *source)
 {
 	struct bk_entry e = { 0 };
 	struct stat st;
-	const uint8_t *p;
-	size_t n;
 	int fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -486,38 +402,6 @@ static int walk_root(struct walk *wk, const char *source)
 	} else {
 		close(fd);
 	}
-	while (rc == 0 && bk_cdc_next(&wk->tree, true, &p, &n) == 1)
-		rc = add_tree_chunk(wk, p, n);
-	return rc;
-}
-
-static int write_snapshot(struct walk *wk, const char *job, const char *source,
-			  const char *parent, int64_t started, char id[BK_ID_HEX])
-{
-	char host[256] = "";
-	struct bk_snapshot s = { 0 };
-	size_t stored = 0;
-	int rc;
-
-	gethostname(host, sizeof(host) - 1);
-	snprintf(s.parent, sizeof(s.parent), "%s", parent);
-	s.time_ns = started;
-	s.host = host;
-	s.job = (char *)job;
-	s.source = (char *)source;
-	s.full = parent[0] == '\0';
-	s.tree = wk->tree_ids.p;
-	s.ntree = wk->tree_ids.len / BK_ID_LEN;
-	s.tree_size = wk->tree_size;
-	s.files = wk->st->files;
-	s.dirs = wk->st->dirs;
-	s.symlinks = wk->st->symlinks;
-	s.bytes = wk->st->bytes_total;
-	s.bytes_read = wk->st->bytes_read;
-	s.chunks_new = wk->w.chunks_new;
-	s.bytes_new = wk->w.bytes_new;
-	rc = bk_snapshot_write(wk->r, &s, id, &stored, wk->err, wk->errlen);
-	wk->st->bytes_stored += stored;
 	return rc;
 }
 
@@ -528,14 +412,9 @@ static int run_backup(struct walk *wk, const struct bk_backup_opts *o, const cha
 	char parent[BK_ID_HEX];
 	int64_t started = bk_now_ns();
 
-	if (pick_parent(wk, o, job, source, parent) < 0 || walk_root(wk, source) < 0 ||
-	    bk_writer_index(&wk->w, wk->err, wk->errlen) < 0)
+	if (pick_parent(wk, o, job, source, parent) < 0 || walk_root(wk, source) < 0)
 		return -1;
-	wk->st->chunks_new = wk->w.chunks_new;
-	wk->st->bytes_new = wk->w.bytes_new;
-	wk->st->bytes_stored = wk->w.bytes_stored;
-	wk->st->packs_written = wk->w.packs_written;
-	return write_snapshot(wk, job, source, parent, started, id);
+	return bk_sb_finish(&wk->sb, job, source, parent, started, id);
 }
 
 int bk_backup_dir(struct bk_repo *r, const struct bk_backup_opts *o, struct bk_backup_stats *st,
@@ -557,7 +436,7 @@ int bk_backup_dir(struct bk_repo *r, const struct bk_backup_opts *o, struct bk_b
 	if (bk_repo_lock(r, err, errlen) < 0)
 		return -1;
 	st->packs_recovered = r->packs_recovered;
-	rc = walk_init(&wk, r, st, err, errlen);
+	rc = walk_init(&wk, r, o, st, err, errlen);
 	if (rc == 0)
 		rc = run_backup(&wk, o, source, id ? id : idbuf);
 	walk_free(&wk);

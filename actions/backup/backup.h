@@ -7,8 +7,10 @@
  *   bk_repo_open      open one (checks the key), bk_repo_close
  *   bk_backup_dir     one snapshot of a directory: incremental against the
  *                     last snapshot of the same job and source, or full
+ *   bk_backup_stream  one snapshot of a stream (a command's output)
  *   bk_snapshots_list what is there, oldest first
  *   bk_restore        a snapshot (default latest) into a directory
+ *   bk_restore_stream one file of a snapshot to a file descriptor
  *   bk_verify         structure, and with read_data every chunk re-hashed
  *   bk_keep_select    which snapshots a retention policy keeps (pure)
  *   bk_forget         remove the manifests of the snapshots a policy drops
@@ -73,11 +75,25 @@ void bk_repo_set_lock_stale(struct bk_repo *r, unsigned seconds);
 int bk_repo_lock(struct bk_repo *r, char *err, size_t errlen);
 void bk_repo_unlock(struct bk_repo *r);
 
+/*
+ * Progress of a backup or a restore, reported about once a second and
+ * once at the end (done).  bytes_total is 0 when not known up front (a
+ * backup); path is the entry at hand, or NULL.
+ */
+struct bk_progress {
+	uint64_t files, bytes, bytes_total, bytes_new;
+	const char *path;
+	bool done;
+};
+typedef void (*bk_progress_fn)(void *arg, const struct bk_progress *p);
+
 struct bk_backup_opts {
 	const char *source; /* a directory; symlinks in it are stored, never followed */
 	const char *job;    /* a name grouping snapshots of one source; NULL: "default" */
 	const char *parent; /* snapshot id or prefix; NULL: latest of the same job and source */
 	bool full;          /* reread every file instead of trusting size/mtime/inode */
+	bk_progress_fn progress; /* may be NULL */
+	void *progress_arg;
 };
 
 struct bk_backup_stats {
@@ -96,6 +112,33 @@ struct bk_backup_stats {
 /* One snapshot; its id into id (may be NULL).  Takes and releases the lock. */
 int bk_backup_dir(struct bk_repo *r, const struct bk_backup_opts *o, struct bk_backup_stats *st,
 		  char id[BK_ID_HEX], char *err, size_t errlen);
+
+/*
+ * A stream (a command's standard output, stdin) as a snapshot of its own:
+ * the tree holds the root "." and one file, NAME, with the stream's bytes
+ * (docs/repository-format.md, "Streams").  Every run reads the whole
+ * stream; only chunks the repository lacks are stored.
+ */
+struct bk_stream_opts {
+	int fd;              /* read to its end */
+	const char *name;    /* the file's name in the snapshot; NULL: "stdin" */
+	const char *job;     /* NULL: "default" */
+	/*
+	 * Called at the end of the stream, before the manifest is written:
+	 * non-zero (with err) refuses the snapshot, e.g. because the command
+	 * that wrote the stream failed and its output may be cut short.
+	 */
+	int (*finish)(void *arg, char *err, size_t errlen);
+	void *arg;
+	bk_progress_fn progress; /* may be NULL */
+	void *progress_arg;
+};
+
+/* The source a stream snapshot records: "stream:NAME". */
+#define BK_STREAM_SOURCE_PREFIX "stream:"
+
+int bk_backup_stream(struct bk_repo *r, const struct bk_stream_opts *o,
+		     struct bk_backup_stats *st, char id[BK_ID_HEX], char *err, size_t errlen);
 
 struct bk_snapshot_info {
 	char id[BK_ID_HEX];
@@ -120,6 +163,8 @@ struct bk_restore_opts {
 	const char *target;   /* made if missing; existing files in the way are replaced */
 	bk_problem_fn problem;
 	void *arg;
+	bk_progress_fn progress; /* may be NULL */
+	void *progress_arg;
 };
 
 struct bk_restore_stats {
@@ -134,6 +179,25 @@ struct bk_restore_stats {
  */
 int bk_restore(struct bk_repo *r, const struct bk_restore_opts *o, struct bk_restore_stats *st,
 	       char *err, size_t errlen);
+
+struct bk_restore_stream_opts {
+	const char *snapshot; /* id, unique prefix, or NULL/"latest" */
+	const char *job;      /* with latest: the latest of this job */
+	const char *file;     /* the file's path in the snapshot; NULL: its only file */
+	int fd;               /* where the bytes go */
+	bk_progress_fn progress; /* may be NULL */
+	void *progress_arg;
+};
+
+/*
+ * Write one file of a snapshot (a stream snapshot's stream, by default) to
+ * fd, each chunk verified before it is written.  A damaged chunk stops
+ * the copy with an error naming the snapshot and file: the reader has then
+ * had only part of the data, and the caller must make sure it does not
+ * take that for the whole (kill the command it feeds).  Its size into *bytes.
+ */
+int bk_restore_stream(struct bk_repo *r, const struct bk_restore_stream_opts *o,
+		      uint64_t *bytes, char *err, size_t errlen);
 
 struct bk_verify_opts {
 	bool read_data; /* decrypt, decompress and re-hash every chunk */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "actions/backup/snapshot.h"
@@ -48,6 +49,8 @@ struct restore {
 	size_t ndirs, cap;
 	uint8_t zero_id[BK_ID_LEN]; /* a verified all-zero chunk */
 	size_t zero_len;
+	uint64_t bytes_total; /* from the manifest, for progress */
+	time_t reported;
 	char first_bad[1024];
 	char *err;
 	size_t errlen;
@@ -112,6 +115,18 @@ static void report(struct restore *rs, const char *path, const char *why)
 		snprintf(rs->first_bad, sizeof(rs->first_bad), "%s: %s", path, why);
 	if (rs->o->problem)
 		rs->o->problem(rs->o->arg, msg);
+}
+
+static void progress(struct restore *rs, const char *path, bool done)
+{
+	time_t now = time(NULL);
+	struct bk_progress p = { .files = rs->st->files, .bytes = rs->st->bytes,
+				 .bytes_total = rs->bytes_total, .path = path, .done = done };
+
+	if (!rs->o->progress || (!done && now == rs->reported))
+		return;
+	rs->reported = now;
+	rs->o->progress(rs->o->progress_arg, &p);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -205,6 +220,7 @@ static int restore_file(struct restore *rs, const struct bk_entry *e, const char
 	if (rc == 0) {
 		rs->st->files++;
 		rs->st->bytes += e->size;
+		progress(rs, e->path, false);
 	}
 	return rc < 0 ? -1 : 0;
 }
@@ -341,6 +357,7 @@ static int run_restore(struct restore *rs)
 		bk_snapshot_clear(&s);
 		return -1;
 	}
+	rs->bytes_total = s.bytes;
 	rc = restore_tree(rs, &s);
 	bk_snapshot_clear(&s);
 	/* One flush for the whole restore instead of one per file. */
@@ -349,6 +366,8 @@ static int run_restore(struct restore *rs)
 		syncfs(fd);
 		close(fd);
 	}
+	if (rc == 0)
+		progress(rs, NULL, true);
 	if (rc == 0 && rs->st->damaged_files > 0) {
 		err_set(rs->err, rs->errlen,
 			"restore snapshot %s: %llu damaged file(s) not restored; first: %s", rs->snap,
