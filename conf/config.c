@@ -64,6 +64,12 @@ static void free_cluster(struct conf_cluster *c)
 	argv_free(c->hooks.restore);
 	argv_free(c->hooks.follow);
 	argv_free(c->hooks.fence);
+	free(c->restore.backup);
+	free(c->restore.snapshot);
+	free(c->restore.target);
+	argv_free(c->restore.command);
+	free(c->restore.repository);
+	free(c->restore.key_file);
 	free_alerts(c->alerts, c->n_alerts);
 }
 
@@ -71,7 +77,10 @@ static void free_backup(struct conf_backup *b)
 {
 	free(b->name);
 	free(b->source);
+	argv_free(b->command);
+	free(b->stdin_name);
 	free(b->repository);
+	free(b->offsite);
 	free(b->key_file);
 	free_alerts(b->alerts, b->n_alerts);
 }

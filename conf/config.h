@@ -134,6 +134,24 @@ struct conf_hooks {
 	uint64_t timeout_ms;  /* default 30s */
 };
 
+/*
+ * The built-in restore a failover's RESTORING step runs (instead of a
+ * restore hook): the latest snapshot (or `snapshot`) of backup job
+ * `backup`, restored by `vigil restore` in a child process into the
+ * directory `target`, or streamed into `command`.  Both are templates over
+ * the hook placeholders ({new_primary}, {epoch}, ...).
+ */
+struct conf_restore {
+	char *backup;         /* a name in the config's backups list; NULL = no built-in restore */
+	char *snapshot;       /* an id or "latest" (default) */
+	char *target;         /* a directory template, or NULL with command */
+	char **command;       /* argv templates fed the stream, or NULL with target */
+	uint64_t timeout_ms;  /* default 1h */
+	int line;
+	/* Copied from the job by the loader, so the monitor needs nothing else. */
+	char *repository, *key_file;
+};
+
 struct conf_alert {
 	enum conf_alert_type type;
 	int line;
@@ -160,6 +178,7 @@ struct conf_cluster {
 	struct conf_balancer *balancers;
 	size_t n_balancers;
 	struct conf_hooks hooks;
+	struct conf_restore restore;
 	int quorum;                  /* observers (probes) that must agree; 0 = majority */
 	/* Anti-flap policy for automatic failovers (operator commands bypass it). */
 	uint64_t cooldown_ms;        /* none this soon after the last failover; default 60s */
@@ -191,15 +210,20 @@ struct conf_cluster {
 };
 
 /*
- * A scheduled backup job: SOURCE (a directory) into REPOSITORY (a local
- * path, made with `vigil init`), run by the daemon in a child process
- * (`vigil backup`), every interval (+- jitter/2).
+ * A scheduled backup job: SOURCE (a directory) or the output of COMMAND
+ * into REPOSITORY (a local path or S3, made with `vigil init`), run by the
+ * daemon in a child process (`vigil backup`), every interval (+- jitter/2),
+ * then mirrored to OFFSITE when set.
  */
 struct conf_backup {
 	char *name;
 	int line;
-	char *source;
+	char *source;         /* a directory; or NULL with command */
+	char **command;       /* argv whose standard output is backed up (pg_dump -Fc ...) */
+	char *stdin_name;     /* the stream's file name in the snapshot; NULL: the command's */
 	char *repository;     /* an absolute path, or "s3://BUCKET[/PREFIX][?endpoint=...]" */
+	/* A mirror of the repository kept offsite (`vigil sync` after each run); NULL = none. */
+	char *offsite;
 	char *key_file;       /* NULL: the repository is not encrypted */
 	uint64_t interval_ms; /* required */
 	uint64_t jitter_ms;   /* default interval/10 */

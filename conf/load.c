@@ -40,7 +40,7 @@ static const char *const cluster_keys[] = {
 	"name", "nodes", "probes", "balancers", "hooks", "alerts",
 	"cooldown", "max_failovers", "failover_window", "quorum", "failback_after",
 	"failover_delay", "retries", "retry_backoff", "drain_timeout", "rejoin_after", "max_lag",
-	NULL,
+	"restore", NULL,
 };
 static const char *const node_keys[] = { "name", "address", "role", "priority", NULL };
 
@@ -384,6 +384,7 @@ static void load_cluster(const struct lgrp *g, struct conf_cluster *c)
 	load_probes(g, c);
 	conf_load_balancers(g, c);
 	conf_load_hooks(g, &c->hooks);
+	conf_load_restore(g, c);
 	conf_load_alerts(g, &c->alerts, &c->n_alerts);
 	lu_duration(g, "cooldown", "60s", &c->cooldown_ms);
 	lu_int(g, "max_failovers", 3, 1, CONF_MAX_FAILOVERS, &c->max_failovers);
@@ -470,6 +471,7 @@ static void load_top(struct lctx *lc, const config_setting_t *root, struct confi
 	lu_int(&g, "journal_max_mb", 64, 1, 65536, &cfg->journal_max_mb);
 	load_clusters(&g, cfg);
 	conf_load_backups(&g, cfg);
+	conf_check_restores(&g, cfg);
 }
 
 /* Resolve `@include "x.conf"` next to FILE rather than in the cwd. */

@@ -12,28 +12,66 @@
 #include "conf/load_util.h"
 
 static const char *const backup_keys[] = {
-	"name", "source", "repository", "key_file", "interval", "jitter", "full_every",
+	"name", "source", "command", "stdin_name", "repository", "offsite", "key_file",
+	"interval", "jitter", "full_every",
 	"timeout", "rpo", "rto", "drill_interval", "keep_last", "keep_hourly", "keep_daily",
 	"keep_weekly", "keep_monthly", "alerts", NULL,
 };
 
-/* A local absolute path, or an S3 location "s3://BUCKET[/PREFIX][?...]". */
-static void load_repository(const struct lgrp *g, struct conf_backup *b)
+/* A local absolute path, or an S3 location "s3://BUCKET[/PREFIX][?...]", into *out. */
+static void load_repository(const struct lgrp *g, const char *key, bool required, char **out)
 {
 	const char *s3 = "s3://";
 	char *v = NULL;
 
-	if (lu_string(g, "repository", true, NULL, &v) != 1)
+	if (lu_string(g, key, required, NULL, &v) != 1)
 		return;
 	if (strncmp(v, s3, strlen(s3)) == 0) {
 		if (strlen(v) == strlen(s3) || v[strlen(s3)] == '/')
-			lu_err(g->lc, lu_where(g, "repository"), "'repository' %s names no bucket",
-			       v);
-		b->repository = v;
+			lu_err(g->lc, lu_where(g, key), "'%s' %s names no bucket", key, v);
+		*out = v;
 		return;
 	}
 	free(v);
-	lu_path(g, "repository", true, NULL, &b->repository);
+	lu_path(g, key, required, NULL, out);
+}
+
+/* What is backed up: a directory (source) or a command's output (command). */
+static void load_source(const struct lgrp *g, struct conf_backup *b)
+{
+	bool has_source = lu_member(g, "source"), has_command = lu_member(g, "command");
+
+	if (has_source == has_command) {
+		lu_err(g->lc, g->s, "backup '%s' needs either a 'source' directory or a 'command' "
+		       "whose output is backed up, not %s", b->name ? b->name : "?",
+		       has_source ? "both" : "neither");
+		return;
+	}
+	if (has_source) {
+		lu_path(g, "source", true, NULL, &b->source);
+		if (lu_member(g, "stdin_name"))
+			lu_err(g->lc, lu_where(g, "stdin_name"), "'stdin_name' goes with 'command', "
+			       "not 'source'");
+		return;
+	}
+	lu_argv(g, "command", true, &b->command);
+	if (lu_string(g, "stdin_name", false, NULL, &b->stdin_name) == 1 &&
+	    (!b->stdin_name[0] || strchr(b->stdin_name, '/') || strcmp(b->stdin_name, ".") == 0 ||
+	     strcmp(b->stdin_name, "..") == 0))
+		lu_err(g->lc, lu_where(g, "stdin_name"), "'stdin_name' must be one plain file "
+		       "name, got \"%s\"", b->stdin_name);
+}
+
+/* Offsite storage holds only encrypted repositories. */
+static void check_offsite(const struct lgrp *g, const struct conf_backup *b)
+{
+	if (b->repository && strncmp(b->repository, "s3://", 5) == 0 && !b->key_file)
+		lu_err(g->lc, lu_where(g, "repository"), "an S3 'repository' is offsite and must be "
+		       "encrypted: set 'key_file'");
+	if (b->offsite && !b->key_file)
+		lu_err(g->lc, lu_where(g, "offsite"), "'offsite' must be encrypted: set 'key_file'");
+	if (b->offsite && b->repository && strcmp(b->offsite, b->repository) == 0)
+		lu_err(g->lc, lu_where(g, "offsite"), "'offsite' is the 'repository' itself");
 }
 
 static void load_backup(const struct lgrp *g, struct conf_backup *b)
@@ -43,9 +81,11 @@ static void load_backup(const struct lgrp *g, struct conf_backup *b)
 	b->line = lu_line(g->s);
 	lu_check_keys(g, backup_keys);
 	lu_ident(g, "name", true, &b->name);
-	lu_path(g, "source", true, NULL, &b->source);
-	load_repository(g, b);
+	load_source(g, b);
+	load_repository(g, "repository", true, &b->repository);
+	load_repository(g, "offsite", false, &b->offsite);
 	lu_path(g, "key_file", false, NULL, &b->key_file);
+	check_offsite(g, b);
 	if (lu_duration(g, "interval", NULL, &b->interval_ms) == 1)
 		lu_duration_min(g, "interval", b->interval_ms, 1000);
 	else if (!lu_member(g, "interval"))

@@ -15,5 +15,8 @@ void conf_load_hooks(const struct lgrp *cg, struct conf_hooks *h);
 void conf_load_alerts(const struct lgrp *g, struct conf_alert **alerts, size_t *n_alerts);
 /* The top-level `backups` list (conf/load_backup.c). */
 void conf_load_backups(const struct lgrp *top, struct config *cfg);
+/* A cluster's built-in `restore` (conf/load_restore.c), checked against the backups once loaded. */
+void conf_load_restore(const struct lgrp *cg, struct conf_cluster *c);
+void conf_check_restores(const struct lgrp *top, struct config *cfg);
 
 #endif

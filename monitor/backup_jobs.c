@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "actions/alert.h"
+#include "common/argv.h"
 #include "common/child.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
@@ -16,6 +17,8 @@
 struct job {
 	struct backup_set *set;
 	char *name, *source, *repo, *key; /* copies: a reload frees the config */
+	char **command, *stdin_name;      /* a command's output instead of source */
+	char *offsite;                    /* a mirror, synced after each good run */
 	uint64_t interval_ms, jitter_ms, timeout_ms, rpo_ms, rto_ms, drill_interval_ms;
 	int full_every;
 	int keep[5];             /* last, hourly, daily, weekly, monthly */
@@ -206,17 +209,38 @@ static void run_done(void *arg, const struct child_result *res)
 
 static int job_start_run(struct job *j, char *err, size_t errlen)
 {
-	char *argv[16];
+	size_t ncmd = 0;
+	char **argv;
 	int n;
 	bool full = j->full_every > 0 && (j->runs + 1) % (uint64_t)j->full_every == 0;
 
+	while (j->command && j->command[ncmd])
+		ncmd++;
+	if (!(argv = calloc(16 + ncmd, sizeof(*argv)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	n = job_argv(j, "backup", argv);
-	if (full)
-		argv[n++] = (char *)"--full";
-	argv[n++] = j->source;
+	argv[n++] = (char *)"--no-progress";
+	if (j->command) {
+		/* A stream is read whole every time: there is no --full to ask for. */
+		if (j->stdin_name) {
+			argv[n++] = (char *)"--stdin-name";
+			argv[n++] = j->stdin_name;
+		}
+		argv[n++] = (char *)"--command";
+		argv[n++] = (char *)"--";
+		for (size_t i = 0; i < ncmd; i++)
+			argv[n++] = j->command[i];
+	} else {
+		if (full)
+			argv[n++] = (char *)"--full";
+		argv[n++] = j->source;
+	}
 	argv[n] = NULL;
 	j->child = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, run_done, j, err,
 			       errlen);
+	free(argv);
 	if (!j->child)
 		return -1;
 	clock_iso8601(j->last_run, sizeof(j->last_run));
@@ -324,6 +348,9 @@ static void job_free(struct job *j)
 	alerter_free(j->alerter);
 	free(j->name);
 	free(j->source);
+	argv_free(j->command);
+	free(j->stdin_name);
+	free(j->offsite);
 	free(j->repo);
 	free(j->key);
 	free(j);
@@ -340,6 +367,17 @@ static int dup_str(char **dst, const char *src)
 	return 0;
 }
 
+static int dup_argv(char ***dst, char *const *src)
+{
+	char **copy = NULL;
+
+	if (argv_dup(src, &copy) < 0)
+		return -1;
+	argv_free(*dst);
+	*dst = copy;
+	return 0;
+}
+
 /* Take c's settings (new, or a reload); the run in flight keeps its own argv. */
 static int job_configure(struct job *j, const struct conf_backup *c, char *err, size_t errlen)
 {
@@ -350,7 +388,9 @@ static int job_configure(struct job *j, const struct conf_backup *c, char *err, 
 	if (!a)
 		return -1;
 	if (dup_str(&j->name, c->name) < 0 || dup_str(&j->source, c->source) < 0 ||
-	    dup_str(&j->repo, c->repository) < 0 || dup_str(&j->key, c->key_file) < 0) {
+	    dup_str(&j->repo, c->repository) < 0 || dup_str(&j->key, c->key_file) < 0 ||
+	    dup_str(&j->stdin_name, c->stdin_name) < 0 || dup_str(&j->offsite, c->offsite) < 0 ||
+	    dup_argv(&j->command, c->command) < 0) {
 		alerter_free(a);
 		snprintf(err, errlen, "backup %s: out of memory", c->name);
 		return -1;
@@ -542,7 +582,8 @@ static json_t *job_json(const struct job *j)
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:I, s:b, s:s, s:s, s:I, s:o, s:s,"
 			 " s:I, s:b, s:b}",
-			 "name", j->name, "source", j->source, "repository", j->repo,
+			 "name", j->name, "source", j->source ? j->source : "(command output)",
+			 "repository", j->repo,
 			 "state", j->child ? "running" : "idle", "encrypted", j->key != NULL,
 			 "runs", (json_int_t)j->runs, "last_ok_age_s", age,
 			 "rpo_s", (json_int_t)(j->rpo_ms / 1000), "rpo_exceeded", j->rpo_alerted,

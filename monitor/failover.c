@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "monitor/event.h"
 #include "monitor/machine.h"
+#include "monitor/restore_step.h"
+#include "common/template.h"
 
 typedef void (*step_done_fn)(struct mon_cluster *cl, bool ok, const char *error);
 
@@ -117,9 +119,9 @@ static void hook_done(void *arg, bool ok, const char *error)
 	cl->fo.then(cl, ok, error);
 }
 
-/* Run a hook of this failover against node; no hook configured counts as done. */
-static void run_hook(struct mon_cluster *cl, char *const *argv, const char *event, size_t node,
-		     step_done_fn then)
+/* Run a hook of this failover against node, at most timeout_ms; none configured counts as done. */
+static void run_hook_for(struct mon_cluster *cl, char *const *argv, const char *event,
+			 size_t node, uint64_t timeout_ms, step_done_fn then)
 {
 	struct mon_failover *job = &cl->fo;
 	struct act_env aenv = { cl->env.base, cl->env.children };
@@ -135,10 +137,15 @@ static void run_hook(struct mon_cluster *cl, char *const *argv, const char *even
 		then(cl, true, NULL);
 		return;
 	}
-	job->hook = hook_run(&aenv, argv, &ctx, cl->conf->hooks.timeout_ms, hook_done, cl, err,
-			     sizeof(err));
+	job->hook = hook_run(&aenv, argv, &ctx, timeout_ms, hook_done, cl, err, sizeof(err));
 	if (!job->hook)
 		then(cl, false, err);
+}
+
+static void run_hook(struct mon_cluster *cl, char *const *argv, const char *event, size_t node,
+		     step_done_fn then)
+{
+	run_hook_for(cl, argv, event, node, cl->conf->hooks.timeout_ms, then);
 }
 
 /* ---- the steps ---- */
@@ -322,10 +329,23 @@ static void restored(struct mon_cluster *cl, bool ok, const char *error)
 		step_done(cl, false, error ? error : "restore hook failed");
 		return;
 	}
-	if (cl->conf->hooks.restore)
+	if (cl->conf->hooks.restore || cl->conf->restore.backup)
 		job_event(cl, "restored", node_name(cl, cl->fo.to), VLOG_NOTICE, NULL, NULL);
 	cl->fo.follow_idx = 0;
 	follow_next(cl);
+}
+
+/* `vigil restore` of the configured backup job, run like a hook with the restore's timeout. */
+static void run_builtin_restore(struct mon_cluster *cl)
+{
+	char **argv = restore_step_argv(&cl->conf->restore, "/proc/self/exe");
+
+	if (!argv) {
+		restored(cl, false, "restore: out of memory");
+		return;
+	}
+	run_hook_for(cl, argv, "restore", cl->fo.to, cl->conf->restore.timeout_ms, restored);
+	tmpl_argv_free(argv);
 }
 
 void failover_restore(struct mon_cluster *cl)
@@ -339,10 +359,14 @@ void failover_restore(struct mon_cluster *cl)
 		follow_next(cl);
 		return;
 	}
-	if (cl->conf->hooks.restore)
+	if (cl->conf->hooks.restore || cl->conf->restore.backup)
 		job_event(cl, "restore_started", node_name(cl, cl->fo.to), VLOG_INFO, NULL, &rc);
 	if (rc < 0) {
 		step_done(cl, false, "cannot journal the restore: not restoring");
+		return;
+	}
+	if (cl->conf->restore.backup) {
+		run_builtin_restore(cl);
 		return;
 	}
 	run_hook(cl, cl->conf->hooks.restore, "restore", cl->fo.to, restored);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/template.h"
+#include "monitor/restore_step.h"
 #include "monitor/decide.h"
 #include "monitor/fsm.h"
 #include "monitor/machine.h"
@@ -62,6 +63,20 @@ static void add_step(json_t *steps, const char *state, const char *step)
 	json_array_append_new(steps, json_pack("{s:s, s:s}", "state", state, "step", step));
 }
 
+/* The built-in restore's command line, as the RESTORING step will run it. */
+static void add_builtin_restore(json_t *steps, const struct mon_cluster *cl, size_t to,
+				uint64_t epoch)
+{
+	char **argv = restore_step_argv(&cl->conf->restore, "/proc/self/exe");
+
+	if (!argv) {
+		add_step(steps, "restoring", "restore (out of memory describing it)");
+		return;
+	}
+	json_array_append_new(steps, plan_hook(cl, argv, "restoring", "restore", to, to, epoch));
+	tmpl_argv_free(argv);
+}
+
 static json_t *plan(const struct mon_cluster *cl, size_t to, bool switchover)
 {
 	uint64_t epoch = cl->epoch + 1;
@@ -86,6 +101,8 @@ static json_t *plan(const struct mon_cluster *cl, size_t to, bool switchover)
 			"out", node_name(cl, cl->primary)));
 	if (h->restore)
 		json_array_append_new(steps, plan_hook(cl, h->restore, "restoring", "restore", to, to, epoch));
+	if (cl->conf->restore.backup)
+		add_builtin_restore(steps, cl, to, epoch);
 	add_step(steps, "restoring", switchover ? "journal switchover" : "journal failover");
 	return json_pack("{s:s, s:b, s:s, s:I, s:s, s:s, s:o}", "cluster", cl->conf->name,
 			 "dry_run", 1, "kind", switchover ? "switchover" : "failover",

@@ -130,7 +130,10 @@ int bk_repo_init(const char *path, const struct bk_repo_params *p, char *err, si
 	struct bk_store *s = NULL;
 	int rc = -1;
 
-	if (params_check(p, why, sizeof(why)) < 0 ||
+	if (bk_store_is_offsite(path) && !p->key_file)
+		snprintf(why, sizeof(why), "an S3 repository is offsite and must be encrypted: "
+			 "give a key file (vigil keygen FILE)");
+	else if (params_check(p, why, sizeof(why)) < 0 ||
 	    (p->key_file && bk_key_load(p->key_file, key, why, sizeof(why)) < 0) ||
 	    bk_random(id, sizeof(id), why, sizeof(why)) < 0 ||
 	    !(text = config_text(p, p->key_file ? key : NULL, id, why, sizeof(why))) ||
@@ -261,6 +264,11 @@ struct bk_repo *bk_repo_open(const char *path, const char *key_file, char *err, 
 		snprintf(why, sizeof(why), "no config file: not a repository");
 	if (rc == 0 && open_config(r, (const char *)text, key_file, why, sizeof(why)) < 0)
 		rc = -1;
+	/* Refused on open too: plaintext must never go offsite, whoever made the repository. */
+	if (rc == 0 && !r->encrypted && bk_store_is_offsite(path)) {
+		snprintf(why, sizeof(why), "an S3 repository must be encrypted, and this one is not");
+		rc = -1;
+	}
 	if (rc == 0 && bk_index_load(&r->index, r->store, r->codec, why, sizeof(why)) < 0)
 		rc = -1;
 	free(text);

@@ -73,6 +73,9 @@ struct bk_store {
 struct bk_store *bk_store_local_new(const char *path, bool create, char *err, size_t errlen);
 void bk_store_free(struct bk_store *s);
 
+/* Whether path names offsite storage (s3://...), which must hold only encrypted repositories. */
+bool bk_store_is_offsite(const char *path);
+
 /* "data/ab/abcdef..." for a pack id in hex. */
 void bk_pack_name(const char *hex, char *out, size_t len);
 

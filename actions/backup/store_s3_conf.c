@@ -314,3 +314,8 @@ struct bk_store *bk_store_open(const char *where, bool create, char *err, size_t
 	free(l.copy);
 	return s;
 }
+
+bool bk_store_is_offsite(const char *path)
+{
+	return path && strncmp(path, "s3://", 5) == 0;
+}

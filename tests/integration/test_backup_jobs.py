@@ -169,17 +169,23 @@ def test_job_into_an_s3_repository(make_env, tmp_path):
         os.makedirs(src)
         with open(os.path.join(src, "f.txt"), "w") as f:
             f.write("offsite\n" * 100)
+        # Offsite means encrypted: without a key, init refuses.
         p = subprocess.run([binary("vigil"), "init", "-r", repo], capture_output=True, text=True)
+        assert p.returncode == 1 and "must be encrypted" in p.stderr, p.stderr
+        key = env.path("key")
+        assert subprocess.run([binary("vigil"), "keygen", key]).returncode == 0
+        p = subprocess.run([binary("vigil"), "init", "-r", repo, "--key", key],
+                           capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
         env.top = (f'backups = ( {{ name = "off"; source = "{src}"; repository = "{repo}";'
-                   f' interval = "1h"; jitter = "0ms"; }} );')
+                   f' key_file = "{key}"; interval = "1h"; jitter = "0ms"; }} );')
         with open(env.conf, "w") as f:
             f.write(env.config_text())
         env.start_daemon()
         wait_for(lambda: backups(env)["off"]["runs"] == 1, 30, what="the backup into s3rver")
         out = env.path("out")
-        p = subprocess.run([binary("vigil"), "restore", "-r", repo, out], capture_output=True,
-                           text=True)
+        p = subprocess.run([binary("vigil"), "restore", "-r", repo, "--key", key, out],
+                           capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
         with open(os.path.join(out, "f.txt")) as f:
             assert f.read() == "offsite\n" * 100

@@ -1,5 +1,6 @@
 /* tests/unit/test_conf_backup.c — the top-level `backups` list of the config. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ START_TEST(job_and_defaults)
 	ck_assert_int_eq(b->line, 5);
 	config_free(cfg);
 	cfg = cf_load_ok(CLUSTER
-		"backups = ( { name = \"off\"; source = \"/srv\"; interval = \"1h\";\n"
+		"backups = ( { name = \"off\"; source = \"/srv\"; interval = \"1h\"; key_file = \"/k\";\n"
 		"              repository = \"s3://bk/vigil?endpoint=http://127.0.0.1:9000\"; } );\n");
 	ck_assert_str_eq(cfg->backups[0].repository, "s3://bk/vigil?endpoint=http://127.0.0.1:9000");
 	config_free(cfg);
@@ -67,6 +68,103 @@ START_TEST(errors_name_the_line)
 }
 END_TEST
 
+START_TEST(command_jobs_and_offsite)
+{
+	struct config *cfg = cf_load_ok(CLUSTER
+		"backups = ( { name = \"db\"; command = [\"pg_dump\", \"-Fc\", \"app\"];\n"
+		"              stdin_name = \"app.dump\"; repository = \"/var/bk\"; key_file = \"/k\";\n"
+		"              offsite = \"s3://bk/db?endpoint=http://127.0.0.1:9\"; interval = \"1h\"; } );\n");
+	const struct conf_backup *b = &cfg->backups[0];
+	struct conf_errors errs = { 0 };
+
+	ck_assert_ptr_null(b->source);
+	ck_assert_str_eq(b->command[0], "pg_dump");
+	ck_assert_str_eq(b->command[2], "app");
+	ck_assert_ptr_null(b->command[3]);
+	ck_assert_str_eq(b->stdin_name, "app.dump");
+	ck_assert_str_eq(b->offsite, "s3://bk/db?endpoint=http://127.0.0.1:9");
+	config_free(cfg);
+
+	cf_load_fail(CLUSTER
+		"backups = ( { name = \"a\"; source = \"/s\"; command = [\"x\"]; repository = \"/r\"; interval = \"1h\"; },\n" /* 5 */
+		"            { name = \"b\"; repository = \"/r\"; interval = \"1h\"; },\n"        /* 6 */
+		"            { name = \"c\"; source = \"/s\"; stdin_name = \"x\"; repository = \"/r\"; interval = \"1h\"; },\n" /* 7 */
+		"            { name = \"d\"; command = [\"x\"]; stdin_name = \"a/b\"; repository = \"/r\"; interval = \"1h\"; },\n" /* 8 */
+		"            { name = \"e\"; source = \"/s\"; repository = \"s3://bk\"; interval = \"1h\"; },\n" /* 9 */
+		"            { name = \"f\"; source = \"/s\"; repository = \"/r\"; interval = \"1h\";\n" /* 10 */
+		"              offsite = \"s3://bk\"; } );\n",                                     /* 11 */
+		&errs);
+	ck_assert(cf_has_error(&errs, 5, "not both"));
+	ck_assert(cf_has_error(&errs, 6, "not neither"));
+	ck_assert(cf_has_error(&errs, 7, "'stdin_name' goes with 'command'"));
+	ck_assert(cf_has_error(&errs, 8, "one plain file name"));
+	ck_assert(cf_has_error(&errs, 9, "must be encrypted"));
+	ck_assert(cf_has_error(&errs, 11, "'offsite' must be encrypted"));
+	conf_errors_clear(&errs);
+}
+END_TEST
+
+#define JOBS \
+	"backups = ( { name = \"www\"; source = \"/srv\"; repository = \"/var/bk\"; interval = \"1h\"; },\n" \
+	"            { name = \"db\"; command = [\"pg_dump\"]; repository = \"/var/db\"; key_file = \"/k\";\n" \
+	"              interval = \"1h\"; } );\n"
+
+static const char *restore_cluster(const char *restore)
+{
+	static char buf[2048];
+
+	snprintf(buf, sizeof(buf),
+		 "clusters = ( { name = \"web\";\n"                                            /* 1 */
+		 "  nodes = ( { name = \"a\"; address = \"127.0.0.1:8081\"; role = \"primary\"; },\n" /* 2 */
+		 "            { name = \"b\"; address = \"127.0.0.1:8082\"; role = \"standby\"; } );\n" /* 3 */
+		 "  probes = ( { type = \"tcp\"; } );\n"                                       /* 4 */
+		 "  %s } );\n" JOBS, restore);                                                    /* 5 */
+	return buf;
+}
+
+START_TEST(cluster_restore)
+{
+	struct config *cfg = cf_load_ok(restore_cluster(
+		"restore = { backup = \"www\"; target = \"/srv/{new_primary}\"; };"));
+	const struct conf_restore *r = &cfg->clusters[0].restore;
+	struct conf_errors errs = { 0 };
+
+	ck_assert_str_eq(r->backup, "www");
+	ck_assert_str_eq(r->target, "/srv/{new_primary}");
+	ck_assert_str_eq(r->snapshot, "latest");
+	ck_assert_str_eq(r->repository, "/var/bk");
+	ck_assert_ptr_null(r->key_file);
+	ck_assert_uint_eq(r->timeout_ms, 3600000);
+	config_free(cfg);
+	cfg = cf_load_ok(restore_cluster("restore = { backup = \"db\"; timeout = \"10m\";\n"
+					 "  command = [\"pg_restore\", \"-d\", \"{new_primary}\"]; };"));
+	r = &cfg->clusters[0].restore;
+	ck_assert_str_eq(r->command[0], "pg_restore");
+	ck_assert_str_eq(r->key_file, "/k");
+	ck_assert_uint_eq(r->timeout_ms, 600000);
+	config_free(cfg);
+
+	cf_load_fail(restore_cluster("restore = { backup = \"nope\"; target = \"/x\"; };"), &errs);
+	ck_assert(cf_has_error(&errs, 5, "not in the 'backups' list"));
+	conf_errors_clear(&errs);
+	cf_load_fail(restore_cluster("restore = { backup = \"www\"; };"), &errs);
+	ck_assert(cf_has_error(&errs, 5, "not neither"));
+	conf_errors_clear(&errs);
+	cf_load_fail(restore_cluster("restore = { backup = \"www\"; command = [\"x\"]; };"), &errs);
+	ck_assert(cf_has_error(&errs, 5, "is a directory"));
+	conf_errors_clear(&errs);
+	cf_load_fail(restore_cluster("restore = { backup = \"www\"; target = \"rel/{nod}\"; };"),
+		     &errs);
+	ck_assert(cf_has_error(&errs, 5, "absolute path"));
+	ck_assert(cf_has_error(&errs, 5, "nod"));
+	conf_errors_clear(&errs);
+	cf_load_fail(restore_cluster("restore = { backup = \"www\"; target = \"/x\"; };\n"
+				     "  hooks = { restore = [\"/bin/true\"]; };"), &errs);
+	ck_assert(cf_has_error(&errs, 5, "not both"));
+	conf_errors_clear(&errs);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf_backup");
@@ -76,6 +174,8 @@ int main(void)
 
 	tcase_add_test(tc, job_and_defaults);
 	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, command_jobs_and_offsite);
+	tcase_add_test(tc, cluster_restore);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
