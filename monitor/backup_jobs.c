@@ -13,38 +13,9 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "monitor/backup_job.h"
 
-struct job {
-	struct backup_set *set;
-	char *name, *source, *repo, *key; /* copies: a reload frees the config */
-	char **command, *stdin_name;      /* a command's output instead of source */
-	char *offsite;                    /* a mirror, synced after each good run */
-	uint64_t interval_ms, jitter_ms, timeout_ms, rpo_ms, rto_ms, drill_interval_ms;
-	int full_every;
-	int keep[5];             /* last, hourly, daily, weekly, monthly */
-	bool forgetting;         /* child is the retention run after a backup */
-	struct alerter *alerter;
-	struct event *timer;
-	struct child *child;     /* the run in flight */
-	struct event *drill_timer;
-	struct child *drill;     /* the drill in flight */
-	double last_drill_s;     /* < 0 = never drilled */
-	char last_drill[40], drill_result[256];
-	bool rto_exceeded;
-	uint64_t runs;
-	uint64_t last_ok_ms;     /* wall clock, 0 = never */
-	uint64_t next_mono;
-	char last_run[40], last_result[384];
-	bool last_failed, rpo_alerted, seen;
-};
-
-struct backup_set {
-	struct backup_env env;
-	struct job **jobs;
-	size_t n;
-};
-
-static void job_alert(struct job *j, const char *event, const char *severity, const char *why)
+void job_alert(struct job *j, const char *event, const char *severity, const char *why)
 {
 	char who[160];
 	struct alert_event ev = { .cluster = who, .event = event, .severity = severity,
@@ -111,8 +82,7 @@ static uint64_t next_delay(const struct job *j)
 	return d > j->jitter_ms / 2 ? d - j->jitter_ms / 2 : 0;
 }
 
-/* `vigil VERB -r REPO [--key KEY] --job NAME`, the start of every child's argv; returns its length. */
-static int job_argv(const struct job *j, const char *verb, char **argv)
+int job_argv(const struct job *j, const char *verb, char **argv)
 {
 	int n = 0;
 
@@ -124,16 +94,40 @@ static int job_argv(const struct job *j, const char *verb, char **argv)
 		argv[n++] = (char *)"--key";
 		argv[n++] = j->key;
 	}
-	argv[n++] = (char *)"--job";
-	argv[n++] = j->name;
+	/* sync mirrors the whole repository: it takes no job. */
+	if (strcmp(verb, "sync") != 0) {
+		argv[n++] = (char *)"--job";
+		argv[n++] = j->name;
+	}
 	return n;
 }
-
-static void run_done(void *arg, const struct child_result *res);
 
 static bool has_retention(const struct job *j)
 {
 	return j->keep[0] || j->keep[1] || j->keep[2] || j->keep[3] || j->keep[4];
+}
+
+void job_run_over(struct job *j)
+{
+	j->phase = PHASE_BACKUP;
+	schedule(j, next_delay(j));
+}
+
+/* After the backup (and its retention run): the mirror, if any; else the run is over. */
+static void after_retention(struct job *j)
+{
+	char err[192];
+
+	if (!j->offsite) {
+		job_run_over(j);
+		return;
+	}
+	if (offsite_start(j, err, sizeof(err)) == 0)
+		return; /* scheduled when the sync ends */
+	j->offsite_failed = true;
+	snprintf(j->offsite_result, sizeof(j->offsite_result), "cannot start: %s", err);
+	job_alert(j, "backup_offsite_failed", "critical", j->offsite_result);
+	job_run_over(j);
 }
 
 /* After a good backup: `vigil forget --prune` with the job's keep rules. */
@@ -155,9 +149,10 @@ static int forget_start(struct job *j, char *err, size_t errlen)
 	}
 	argv[n++] = (char *)"--prune";
 	argv[n] = NULL;
-	j->child = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, run_done, j, err,
-			       errlen);
-	j->forgetting = j->child != NULL;
+	j->child = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, job_child_done,
+			       j, err, errlen);
+	if (j->child)
+		j->phase = PHASE_FORGET;
 	return j->child ? 0 : -1;
 }
 
@@ -166,45 +161,57 @@ static void forget_done(struct job *j, const struct child_result *res)
 {
 	char what[96], out[160], why[320];
 
-	j->forgetting = false;
 	if (!(res->exited && res->exit_code == 0)) {
 		child_result_describe(res, what, sizeof(what));
 		child_output_excerpt(res->output, out, sizeof(out));
 		snprintf(why, sizeof(why), "retention (forget --prune) failed: %s: %s", what, out);
 		job_alert(j, "backup_prune_failed", "warning", why);
 	}
-	schedule(j, next_delay(j));
+	after_retention(j);
 }
 
-static void run_done(void *arg, const struct child_result *res)
+static void backup_done(struct job *j, const struct child_result *res)
 {
-	struct job *j = arg;
 	char what[96], out[256], err[192];
 
-	j->child = NULL;
-	if (j->forgetting) {
-		forget_done(j, res);
-		return;
-	}
 	child_result_describe(res, what, sizeof(what));
 	child_output_excerpt(res->output, out, sizeof(out));
 	j->last_failed = !(res->exited && res->exit_code == 0);
 	snprintf(j->last_result, sizeof(j->last_result), "%s: %s", what, out);
 	if (j->last_failed) {
 		job_alert(j, "backup_failed", "critical", j->last_result);
-	} else {
-		j->runs++;
-		j->last_ok_ms = clock_real_ms();
-		state_save(j);
-		vlog(VLOG_NOTICE, "backup", "backup done", "job", j->name, "result", out, NULL);
-		if (j->rpo_alerted) {
-			j->rpo_alerted = false;
-			job_alert(j, "backup_rpo_ok", "info", "a backup succeeded again");
-		}
-		if (has_retention(j) && forget_start(j, err, sizeof(err)) == 0)
-			return; /* scheduled when the retention run ends */
+		job_run_over(j);
+		return;
 	}
-	schedule(j, next_delay(j));
+	j->runs++;
+	j->last_ok_ms = clock_real_ms();
+	state_save(j);
+	vlog(VLOG_NOTICE, "backup", "backup done", "job", j->name, "result", out, NULL);
+	if (j->rpo_alerted) {
+		j->rpo_alerted = false;
+		job_alert(j, "backup_rpo_ok", "info", "a backup succeeded again");
+	}
+	if (has_retention(j) && forget_start(j, err, sizeof(err)) == 0)
+		return; /* the rest follows when the retention run ends */
+	after_retention(j);
+}
+
+void job_child_done(void *arg, const struct child_result *res)
+{
+	struct job *j = arg;
+
+	j->child = NULL;
+	switch (j->phase) {
+	case PHASE_FORGET:
+		forget_done(j, res);
+		break;
+	case PHASE_SYNC:
+		offsite_done(j, res);
+		break;
+	case PHASE_BACKUP:
+		backup_done(j, res);
+		break;
+	}
 }
 
 static int job_start_run(struct job *j, char *err, size_t errlen)
@@ -238,8 +245,9 @@ static int job_start_run(struct job *j, char *err, size_t errlen)
 		argv[n++] = j->source;
 	}
 	argv[n] = NULL;
-	j->child = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, run_done, j, err,
-			       errlen);
+	j->phase = PHASE_BACKUP;
+	j->child = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, job_child_done,
+			       j, err, errlen);
 	free(argv);
 	if (!j->child)
 		return -1;
@@ -264,73 +272,6 @@ static void due(evutil_socket_t fd, short what, void *arg)
 		job_alert(j, "backup_failed", "critical", j->last_result);
 		schedule(j, next_delay(j));
 	}
-}
-
-/* ---- drills: the latest snapshot restored into a scratch dir, timed ---- */
-
-static void drill_schedule(struct job *j)
-{
-	struct timeval tv = clock_tv_ms(j->drill_interval_ms);
-
-	if (j->drill_interval_ms)
-		evtimer_add(j->drill_timer, &tv);
-}
-
-static void drill_done(void *arg, const struct child_result *res)
-{
-	struct job *j = arg;
-	json_t *doc = res->output ? json_loads(res->output, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-	char what[96], out[128], why[200];
-
-	j->drill = NULL;
-	clock_iso8601(j->last_drill, sizeof(j->last_drill));
-	if (json_is_object(doc)) {
-		j->last_drill_s = json_number_value(json_object_get(doc, "seconds"));
-		snprintf(j->drill_result, sizeof(j->drill_result), "restored %lld files in %.3f s",
-			 (long long)json_integer_value(json_object_get(doc, "files")),
-			 j->last_drill_s);
-	} else {
-		child_result_describe(res, what, sizeof(what));
-		child_output_excerpt(res->output, out, sizeof(out));
-		snprintf(j->drill_result, sizeof(j->drill_result), "%s: %s", what, out);
-		job_alert(j, "backup_drill_failed", "critical", j->drill_result);
-	}
-	json_decref(doc);
-	if (j->last_drill_s >= 0 && j->rto_ms && j->last_drill_s * 1000.0 > (double)j->rto_ms) {
-		snprintf(why, sizeof(why), "the drill's restore took %.1f s, over rto (%" PRIu64
-			 " s)", j->last_drill_s, j->rto_ms / 1000);
-		if (!j->rto_exceeded)
-			job_alert(j, "backup_rto_exceeded", "critical", why);
-		j->rto_exceeded = true;
-	} else if (j->last_drill_s >= 0) {
-		j->rto_exceeded = false;
-	}
-	drill_schedule(j);
-}
-
-static int drill_start(struct job *j, char *err, size_t errlen)
-{
-	char *argv[12];
-	int n;
-
-	n = job_argv(j, "drill", argv);
-	argv[n++] = (char *)"--json";
-	argv[n] = NULL;
-	j->drill = child_spawn(j->set->env.children, argv, NULL, j->timeout_ms, drill_done, j,
-			       err, errlen);
-	return j->drill ? 0 : -1;
-}
-
-static void drill_due(evutil_socket_t fd, short what, void *arg)
-{
-	struct job *j = arg;
-	char err[192];
-
-	(void)fd;
-	(void)what;
-	/* A drill of a job never backed up has nothing to restore: wait for one. */
-	if (j->drill || !j->last_ok_ms || drill_start(j, err, sizeof(err)) < 0)
-		drill_schedule(j);
 }
 
 static void job_free(struct job *j)
@@ -435,6 +376,7 @@ static struct job *job_new(struct backup_set *s, const struct conf_backup *c, ch
 	}
 	state_load(j);
 	j->last_drill_s = -1;
+	j->offsite_snapshots_pending = j->offsite_bytes_pending = -1;
 	drill_schedule(j);
 	/* Overdue (or never done): soon, spread by the jitter; else when the interval is up. */
 	age = j->last_ok_ms ? clock_real_ms() - j->last_ok_ms : UINT64_MAX;
@@ -579,9 +521,10 @@ static json_t *job_json(const struct job *j)
 				    : json_null();
 
 	json_t *drill = j->last_drill_s < 0 ? json_null() : json_real(j->last_drill_s);
+	static const char *const phases[] = { "backup", "retention", "offsite sync" };
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:I, s:b, s:s, s:s, s:I, s:o, s:s,"
-			 " s:I, s:b, s:b}",
+			 " s:I, s:b, s:b, s:s*, s:s*, s:o}",
 			 "name", j->name, "source", j->source ? j->source : "(command output)",
 			 "repository", j->repo,
 			 "state", j->child ? "running" : "idle", "encrypted", j->key != NULL,
@@ -592,7 +535,9 @@ static json_t *job_json(const struct job *j)
 						  (j->next_mono - mono) / 1000),
 			 "last_drill_s", drill, "drill_result", j->drill_result,
 			 "rto_s", (json_int_t)(j->rto_ms / 1000), "rto_exceeded", j->rto_exceeded,
-			 "drilling", j->drill != NULL);
+			 "drilling", j->drill != NULL,
+			 "phase", j->child ? phases[j->phase] : NULL,
+			 "offsite_repository", j->offsite, "offsite", offsite_json(j));
 }
 
 json_t *backup_set_json(const struct backup_set *s)

@@ -130,10 +130,12 @@ int bk_repo_init(const char *path, const struct bk_repo_params *p, char *err, si
 	struct bk_store *s = NULL;
 	int rc = -1;
 
-	if (bk_store_is_offsite(path) && !p->key_file)
+	if (bk_store_is_offsite(path) && !p->key_file) {
 		snprintf(why, sizeof(why), "an S3 repository is offsite and must be encrypted: "
 			 "give a key file (vigil keygen FILE)");
-	else if (params_check(p, why, sizeof(why)) < 0 ||
+		goto out;
+	}
+	if (params_check(p, why, sizeof(why)) < 0 ||
 	    (p->key_file && bk_key_load(p->key_file, key, why, sizeof(why)) < 0) ||
 	    bk_random(id, sizeof(id), why, sizeof(why)) < 0 ||
 	    !(text = config_text(p, p->key_file ? key : NULL, id, why, sizeof(why))) ||
