@@ -79,6 +79,7 @@ static void free_backup(struct conf_backup *b)
 	free(b->source);
 	argv_free(b->command);
 	free(b->stdin_name);
+	free(b->schedule);
 	free(b->repository);
 	free(b->offsite);
 	free(b->key_file);

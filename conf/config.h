@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cron.h"
+
 /* Limits conf/ enforces, so run-time code can use fixed arrays. */
 #define CONF_MAX_NODES 64   /* nodes per cluster */
 #define CONF_MAX_PROBES 16  /* probes per cluster */
@@ -225,8 +227,12 @@ struct conf_backup {
 	/* A mirror of the repository kept offsite (`vigil sync` after each run); NULL = none. */
 	char *offsite;
 	char *key_file;       /* NULL: the repository is not encrypted */
-	uint64_t interval_ms; /* required */
-	uint64_t jitter_ms;   /* default interval/10 */
+	/* When: every interval (+- jitter/2), or at the times of a cron schedule (+ 0..jitter). */
+	uint64_t interval_ms; /* 0 with a schedule */
+	char *schedule;       /* five-field cron text, or NULL */
+	struct cron_spec cron; /* schedule, parsed */
+	bool schedule_utc;    /* read the schedule in UTC, not local time (default false) */
+	uint64_t jitter_ms;   /* default interval/10; 0 with a schedule */
 	int full_every;       /* every Nth run rereads every file; 0 = never (default) */
 	uint64_t timeout_ms;  /* a run is killed after this; default 6h */
 	uint64_t rpo_ms;      /* alert when the last good backup is older; 0 = none */

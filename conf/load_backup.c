@@ -7,13 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf/load_int.h"
 #include "conf/load_util.h"
 
 static const char *const backup_keys[] = {
 	"name", "source", "command", "stdin_name", "repository", "offsite", "key_file",
-	"interval", "jitter", "full_every",
+	"interval", "schedule", "schedule_utc", "jitter", "full_every",
 	"timeout", "rpo", "rto", "drill_interval", "keep_last", "keep_hourly", "keep_daily",
 	"keep_weekly", "keep_monthly", "alerts", NULL,
 };
@@ -74,6 +75,37 @@ static void check_offsite(const struct lgrp *g, const struct conf_backup *b)
 		lu_err(g->lc, lu_where(g, "offsite"), "'offsite' is the 'repository' itself");
 }
 
+/* Every interval, or on a cron schedule: exactly one of them. */
+static void load_when(const struct lgrp *g, struct conf_backup *b)
+{
+	bool has_interval = lu_member(g, "interval"), has_schedule = lu_member(g, "schedule");
+	char why[256];
+	time_t next;
+
+	lu_bool(g, "schedule_utc", false, &b->schedule_utc);
+	if (has_interval && has_schedule) {
+		lu_err(g->lc, g->s, "backup '%s' has an 'interval' and a 'schedule': give one",
+		       b->name ? b->name : "?");
+		return;
+	}
+	if (has_schedule) {
+		if (lu_string(g, "schedule", true, NULL, &b->schedule) != 1)
+			return;
+		if (cron_parse(b->schedule, &b->cron, why, sizeof(why)) < 0)
+			lu_err(g->lc, lu_where(g, "schedule"), "'schedule' \"%s\": %s", b->schedule,
+			       why);
+		else if (cron_next(&b->cron, time(NULL), b->schedule_utc, &next) < 0)
+			lu_err(g->lc, lu_where(g, "schedule"), "'schedule' \"%s\" never matches a "
+			       "real date", b->schedule);
+		return;
+	}
+	if (lu_duration(g, "interval", NULL, &b->interval_ms) == 1)
+		lu_duration_min(g, "interval", b->interval_ms, 1000);
+	else if (!has_interval)
+		lu_err(g->lc, g->s, "backup '%s' needs an 'interval' (e.g. \"1h\") or a cron "
+		       "'schedule' (e.g. \"30 3 * * *\")", b->name ? b->name : "?");
+}
+
 static void load_backup(const struct lgrp *g, struct conf_backup *b)
 {
 	char def[32];
@@ -86,11 +118,7 @@ static void load_backup(const struct lgrp *g, struct conf_backup *b)
 	load_repository(g, "offsite", false, &b->offsite);
 	lu_path(g, "key_file", false, NULL, &b->key_file);
 	check_offsite(g, b);
-	if (lu_duration(g, "interval", NULL, &b->interval_ms) == 1)
-		lu_duration_min(g, "interval", b->interval_ms, 1000);
-	else if (!lu_member(g, "interval"))
-		lu_err(g->lc, g->s, "backup '%s' needs an 'interval' (e.g. \"1h\")",
-		       b->name ? b->name : "?");
+	load_when(g, b);
 	snprintf(def, sizeof(def), "%llums", (unsigned long long)(b->interval_ms / 10));
 	lu_duration(g, "jitter", def, &b->jitter_ms);
 	lu_int(g, "full_every", 0, 0, 10000, &b->full_every);

@@ -13,6 +13,7 @@
 #include <event2/util.h>
 #include <stdint.h>
 
+#include "common/cron.h"
 #include "monitor/backup_jobs.h"
 
 struct child_result;
@@ -25,6 +26,9 @@ struct job {
 	char **command, *stdin_name;      /* a command's output instead of source */
 	char *offsite;                    /* a mirror, synced after each good run */
 	uint64_t interval_ms, jitter_ms, timeout_ms, rpo_ms, rto_ms, drill_interval_ms;
+	bool has_cron, cron_utc;  /* a schedule instead of the interval */
+	char *schedule;           /* its text, for status */
+	struct cron_spec cron;
 	int full_every;
 	int keep[5];             /* last, hourly, daily, weekly, monthly */
 	enum job_phase phase;    /* what the child in flight is */

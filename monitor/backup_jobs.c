@@ -68,18 +68,64 @@ static void state_save(struct job *j)
 
 static void schedule(struct job *j, uint64_t delay_ms)
 {
-	struct timeval tv = clock_tv_ms(delay_ms);
+	struct timeval tv;
 
+	if (delay_ms == UINT64_MAX) {
+		vlog(VLOG_ERR, "backup", "the schedule never matches again: no more runs", "job",
+		     j->name, NULL);
+		return;
+	}
+	tv = clock_tv_ms(delay_ms);
 	j->next_mono = clock_mono_ms() + delay_ms;
 	evtimer_add(j->timer, &tv);
 }
 
-/* One interval, moved within +-jitter/2 so that jobs drift apart. */
+static uint64_t jitter(const struct job *j)
+{
+	return j->jitter_ms ? (uint64_t)random() % (j->jitter_ms + 1) : 0;
+}
+
+/* Milliseconds from now to the schedule's next time after `after_s` (0 if it is past). */
+static uint64_t cron_delay(const struct job *j, time_t after_s)
+{
+	uint64_t now = clock_real_ms();
+	time_t next;
+
+	if (cron_next(&j->cron, after_s, j->cron_utc, &next) < 0)
+		return UINT64_MAX; /* never again (checked at load: cannot happen within years) */
+	return (uint64_t)next * 1000 > now ? (uint64_t)next * 1000 - now : 0;
+}
+
+/*
+ * The next run: one interval moved within +-jitter/2 so that jobs drift
+ * apart, or the schedule's next time plus 0..jitter.
+ */
 static uint64_t next_delay(const struct job *j)
 {
-	uint64_t d = j->interval_ms + (j->jitter_ms ? (uint64_t)random() % (j->jitter_ms + 1) : 0);
+	uint64_t d;
 
+	if (j->has_cron) {
+		d = cron_delay(j, (time_t)(clock_real_ms() / 1000));
+		return d == UINT64_MAX ? d : d + jitter(j);
+	}
+	d = j->interval_ms + jitter(j);
 	return d > j->jitter_ms / 2 ? d - j->jitter_ms / 2 : 0;
+}
+
+/*
+ * At start-up: a run that is overdue (or was never done) starts soon,
+ * spread by the jitter; with a schedule, overdue means a scheduled time
+ * passed since the last good run (the daemon was down then, as anacron
+ * would catch up).
+ */
+static uint64_t first_delay(const struct job *j)
+{
+	uint64_t age = j->last_ok_ms ? clock_real_ms() - j->last_ok_ms : UINT64_MAX;
+
+	if (j->has_cron)
+		return j->last_ok_ms && cron_delay(j, (time_t)(j->last_ok_ms / 1000)) > 0
+			       ? next_delay(j) : jitter(j);
+	return age >= j->interval_ms ? jitter(j) : j->interval_ms - age;
 }
 
 int job_argv(const struct job *j, const char *verb, char **argv)
@@ -257,6 +303,19 @@ static int job_start_run(struct job *j, char *err, size_t errlen)
 	return 0;
 }
 
+#define BUSY_RETRY_MS 2000
+
+/* Another job's run (backup, retention or sync) is using the same repository. */
+static bool repo_busy(const struct job *j)
+{
+	const struct backup_set *s = j->set;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->jobs[i] != j && s->jobs[i]->child && strcmp(s->jobs[i]->repo, j->repo) == 0)
+			return true;
+	return false;
+}
+
 static void due(evutil_socket_t fd, short what, void *arg)
 {
 	struct job *j = arg;
@@ -266,6 +325,11 @@ static void due(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (j->child)
 		return;
+	/* The repository's lock admits one writer: wait for the other job rather than fail. */
+	if (repo_busy(j)) {
+		schedule(j, BUSY_RETRY_MS);
+		return;
+	}
 	if (job_start_run(j, err, sizeof(err)) < 0) {
 		j->last_failed = true;
 		snprintf(j->last_result, sizeof(j->last_result), "cannot start: %s", err);
@@ -292,6 +356,7 @@ static void job_free(struct job *j)
 	argv_free(j->command);
 	free(j->stdin_name);
 	free(j->offsite);
+	free(j->schedule);
 	free(j->repo);
 	free(j->key);
 	free(j);
@@ -331,6 +396,7 @@ static int job_configure(struct job *j, const struct conf_backup *c, char *err, 
 	if (dup_str(&j->name, c->name) < 0 || dup_str(&j->source, c->source) < 0 ||
 	    dup_str(&j->repo, c->repository) < 0 || dup_str(&j->key, c->key_file) < 0 ||
 	    dup_str(&j->stdin_name, c->stdin_name) < 0 || dup_str(&j->offsite, c->offsite) < 0 ||
+	    dup_str(&j->schedule, c->schedule) < 0 ||
 	    dup_argv(&j->command, c->command) < 0) {
 		alerter_free(a);
 		snprintf(err, errlen, "backup %s: out of memory", c->name);
@@ -341,6 +407,9 @@ static int job_configure(struct job *j, const struct conf_backup *c, char *err, 
 	alerter_free(j->alerter);
 	j->alerter = a;
 	j->interval_ms = c->interval_ms;
+	j->has_cron = c->schedule != NULL;
+	j->cron = c->cron;
+	j->cron_utc = c->schedule_utc;
 	j->jitter_ms = c->jitter_ms;
 	j->timeout_ms = c->timeout_ms;
 	j->rpo_ms = c->rpo_ms;
@@ -359,8 +428,6 @@ static struct job *job_new(struct backup_set *s, const struct conf_backup *c, ch
 			   size_t errlen)
 {
 	struct job *j = calloc(1, sizeof(*j));
-	uint64_t age;
-
 	if (!j || !(j->timer = evtimer_new(s->env.base, due, j)) ||
 	    !(j->drill_timer = evtimer_new(s->env.base, drill_due, j))) {
 		if (j && j->timer)
@@ -378,12 +445,7 @@ static struct job *job_new(struct backup_set *s, const struct conf_backup *c, ch
 	j->last_drill_s = -1;
 	j->offsite_snapshots_pending = j->offsite_bytes_pending = -1;
 	drill_schedule(j);
-	/* Overdue (or never done): soon, spread by the jitter; else when the interval is up. */
-	age = j->last_ok_ms ? clock_real_ms() - j->last_ok_ms : UINT64_MAX;
-	if (age >= j->interval_ms)
-		schedule(j, j->jitter_ms ? (uint64_t)random() % (j->jitter_ms + 1) : 0);
-	else
-		schedule(j, j->interval_ms - age);
+	schedule(j, first_delay(j));
 	return j;
 }
 
@@ -505,6 +567,11 @@ int backup_set_run(struct backup_set *s, const char *name, char *err, size_t err
 		snprintf(err, errlen, "backup %s is already running", name);
 		return -1;
 	}
+	if (repo_busy(j)) {
+		snprintf(err, errlen, "another job is using the repository of %s; try again when it "
+			 "is done", name);
+		return -1;
+	}
 	evtimer_del(j->timer);
 	if (job_start_run(j, err, errlen) < 0) {
 		*http_status = 500;
@@ -524,7 +591,7 @@ static json_t *job_json(const struct job *j)
 	static const char *const phases[] = { "backup", "retention", "offsite sync" };
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:I, s:b, s:s, s:s, s:I, s:o, s:s,"
-			 " s:I, s:b, s:b, s:s*, s:s*, s:o}",
+			 " s:I, s:b, s:b, s:s*, s:s*, s:o, s:s*, s:I}",
 			 "name", j->name, "source", j->source ? j->source : "(command output)",
 			 "repository", j->repo,
 			 "state", j->child ? "running" : "idle", "encrypted", j->key != NULL,
@@ -537,7 +604,8 @@ static json_t *job_json(const struct job *j)
 			 "rto_s", (json_int_t)(j->rto_ms / 1000), "rto_exceeded", j->rto_exceeded,
 			 "drilling", j->drill != NULL,
 			 "phase", j->child ? phases[j->phase] : NULL,
-			 "offsite_repository", j->offsite, "offsite", offsite_json(j));
+			 "offsite_repository", j->offsite, "offsite", offsite_json(j),
+			 "schedule", j->schedule, "interval_s", (json_int_t)(j->interval_ms / 1000));
 }
 
 json_t *backup_set_json(const struct backup_set *s)

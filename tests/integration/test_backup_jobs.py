@@ -192,3 +192,47 @@ def test_job_into_an_s3_repository(make_env, tmp_path):
         assert "S3RVER" not in env.log()
     finally:
         srv.stop()
+
+
+def test_cron_schedules_catch_up_once_then_wait_for_their_time(make_env):
+    """A schedule (cron) instead of an interval: at start-up a job runs at once
+    when a scheduled time passed since its last good run (or it never ran),
+    and otherwise waits for the schedule's next time."""
+    import datetime
+    import time
+
+    env = make_env(start_vigil=False)
+    src, repo = env.path("src"), env.path("repo")
+    os.makedirs(src)
+    with open(os.path.join(src, "f.txt"), "w") as f:
+        f.write("cron\n")
+    p = subprocess.run([binary("vigil"), "init", "-r", repo], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    now_ms = int(time.time() * 1000)
+    os.makedirs(env.path("state"), exist_ok=True)
+    state = {"missed": now_ms - 3 * 86400 * 1000,  # three days: @daily passed since
+             "waiting": now_ms - 60 * 1000}        # a minute ago: Jan 1 is not due yet
+    for name, last_ok in state.items():
+        with open(env.path("state", f"backup-{name}.json"), "w") as f:
+            json.dump({"last_ok_ms": last_ok, "runs": 5}, f)
+    jobs = [("missed", "@daily"), ("waiting", "0 0 1 1 *"), ("fresh", "0 0 1 1 *")]
+    env.top = "backups = ( " + ",\n".join(
+        f'{{ name = "{n}"; source = "{src}"; repository = "{repo}"; schedule = "{s}"; }}'
+        for n, s in jobs) + " );"
+    with open(env.conf, "w") as f:
+        f.write(env.config_text())
+    env.start_daemon()
+    wait_for(lambda: backups(env)["missed"]["runs"] == 6, 20, what="the missed daily run")
+    wait_for(lambda: backups(env)["fresh"]["runs"] == 1, 20, what="the never-run job")
+    time.sleep(1)
+    waiting = backups(env)["waiting"]
+    assert waiting["runs"] == 5 and waiting["schedule"] == "0 0 1 1 *", waiting
+    nxt = datetime.datetime(datetime.datetime.now().year + 1, 1, 1)
+    expect = (nxt - datetime.datetime.now()).total_seconds()
+    assert abs(waiting["next_in_s"] - expect) < 120, (waiting["next_in_s"], expect)
+    # The daily one waits for tomorrow's midnight, not an interval.
+    missed = backups(env)["missed"]
+    tomorrow = datetime.datetime.combine(datetime.date.today() + datetime.timedelta(days=1),
+                                         datetime.time())
+    expect = (tomorrow - datetime.datetime.now()).total_seconds()
+    assert abs(missed["next_in_s"] - expect) < 120, (missed["next_in_s"], expect)

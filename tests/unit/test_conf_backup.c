@@ -104,6 +104,35 @@ START_TEST(command_jobs_and_offsite)
 }
 END_TEST
 
+START_TEST(cron_schedules)
+{
+	struct config *cfg = cf_load_ok(CLUSTER
+		"backups = ( { name = \"n\"; source = \"/s\"; repository = \"/r\";\n"
+		"              schedule = \"30 3 * * mon-fri\"; schedule_utc = true; } );\n");
+	const struct conf_backup *b = &cfg->backups[0];
+	struct conf_errors errs = { 0 };
+
+	ck_assert_str_eq(b->schedule, "30 3 * * mon-fri");
+	ck_assert(b->schedule_utc);
+	ck_assert_uint_eq(b->interval_ms, 0);
+	ck_assert_uint_eq(b->jitter_ms, 0); /* a schedule means its times, unless told otherwise */
+	ck_assert(b->cron.minute == (1ULL << 30) && b->cron.hour == (1u << 3));
+	config_free(cfg);
+
+	cf_load_fail(CLUSTER
+		"backups = ( { name = \"a\"; source = \"/s\"; repository = \"/r\"; interval = \"1h\"; schedule = \"@daily\"; },\n" /* 5 */
+		"            { name = \"b\"; source = \"/s\"; repository = \"/r\"; schedule = \"61 * * * *\"; },\n" /* 6 */
+		"            { name = \"c\"; source = \"/s\"; repository = \"/r\"; schedule = \"0 0 30 2 *\"; },\n" /* 7 */
+		"            { name = \"d\"; source = \"/s\"; repository = \"/r\"; } );\n", /* 8 */
+		&errs);
+	ck_assert(cf_has_error(&errs, 5, "an 'interval' and a 'schedule'"));
+	ck_assert(cf_has_error(&errs, 6, "cron field 1 (minute)"));
+	ck_assert(cf_has_error(&errs, 7, "never matches"));
+	ck_assert(cf_has_error(&errs, 8, "or a cron 'schedule'"));
+	conf_errors_clear(&errs);
+}
+END_TEST
+
 #define JOBS \
 	"backups = ( { name = \"www\"; source = \"/srv\"; repository = \"/var/bk\"; interval = \"1h\"; },\n" \
 	"            { name = \"db\"; command = [\"pg_dump\"]; repository = \"/var/db\"; key_file = \"/k\";\n" \
@@ -176,6 +205,7 @@ int main(void)
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, command_jobs_and_offsite);
 	tcase_add_test(tc, cluster_restore);
+	tcase_add_test(tc, cron_schedules);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
