@@ -67,6 +67,14 @@ void job_run_over(struct job *j);
 /* The child callback of every phase of a run. */
 void job_child_done(void *arg, const struct child_result *res);
 
+/* ---- backup_schedule.c ---- */
+/* Arm the job's timer delay_ms from now (UINT64_MAX: never, logged). */
+void job_schedule(struct job *j, uint64_t delay_ms);
+/* From now to the next run after this one. */
+uint64_t job_next_delay(const struct job *j);
+/* From now to the first run after start-up: at once (0..jitter) when overdue or never run. */
+uint64_t job_first_delay(const struct job *j);
+
 /* ---- backup_drill.c ---- */
 void drill_schedule(struct job *j);
 int drill_start(struct job *j, char *err, size_t errlen);

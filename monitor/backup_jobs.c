@@ -66,68 +66,6 @@ static void state_save(struct job *j)
 	json_decref(doc);
 }
 
-static void schedule(struct job *j, uint64_t delay_ms)
-{
-	struct timeval tv;
-
-	if (delay_ms == UINT64_MAX) {
-		vlog(VLOG_ERR, "backup", "the schedule never matches again: no more runs", "job",
-		     j->name, NULL);
-		return;
-	}
-	tv = clock_tv_ms(delay_ms);
-	j->next_mono = clock_mono_ms() + delay_ms;
-	evtimer_add(j->timer, &tv);
-}
-
-static uint64_t jitter(const struct job *j)
-{
-	return j->jitter_ms ? (uint64_t)random() % (j->jitter_ms + 1) : 0;
-}
-
-/* Milliseconds from now to the schedule's next time after `after_s` (0 if it is past). */
-static uint64_t cron_delay(const struct job *j, time_t after_s)
-{
-	uint64_t now = clock_real_ms();
-	time_t next;
-
-	if (cron_next(&j->cron, after_s, j->cron_utc, &next) < 0)
-		return UINT64_MAX; /* never again (checked at load: cannot happen within years) */
-	return (uint64_t)next * 1000 > now ? (uint64_t)next * 1000 - now : 0;
-}
-
-/*
- * The next run: one interval moved within +-jitter/2 so that jobs drift
- * apart, or the schedule's next time plus 0..jitter.
- */
-static uint64_t next_delay(const struct job *j)
-{
-	uint64_t d;
-
-	if (j->has_cron) {
-		d = cron_delay(j, (time_t)(clock_real_ms() / 1000));
-		return d == UINT64_MAX ? d : d + jitter(j);
-	}
-	d = j->interval_ms + jitter(j);
-	return d > j->jitter_ms / 2 ? d - j->jitter_ms / 2 : 0;
-}
-
-/*
- * At start-up: a run that is overdue (or was never done) starts soon,
- * spread by the jitter; with a schedule, overdue means a scheduled time
- * passed since the last good run (the daemon was down then, as anacron
- * would catch up).
- */
-static uint64_t first_delay(const struct job *j)
-{
-	uint64_t age = j->last_ok_ms ? clock_real_ms() - j->last_ok_ms : UINT64_MAX;
-
-	if (j->has_cron)
-		return j->last_ok_ms && cron_delay(j, (time_t)(j->last_ok_ms / 1000)) > 0
-			       ? next_delay(j) : jitter(j);
-	return age >= j->interval_ms ? jitter(j) : j->interval_ms - age;
-}
-
 int job_argv(const struct job *j, const char *verb, char **argv)
 {
 	int n = 0;
@@ -156,7 +94,7 @@ static bool has_retention(const struct job *j)
 void job_run_over(struct job *j)
 {
 	j->phase = PHASE_BACKUP;
-	schedule(j, next_delay(j));
+	job_schedule(j, job_next_delay(j));
 }
 
 /* After the backup (and its retention run): the mirror, if any; else the run is over. */
@@ -327,14 +265,14 @@ static void due(evutil_socket_t fd, short what, void *arg)
 		return;
 	/* The repository's lock admits one writer: wait for the other job rather than fail. */
 	if (repo_busy(j)) {
-		schedule(j, BUSY_RETRY_MS);
+		job_schedule(j, BUSY_RETRY_MS);
 		return;
 	}
 	if (job_start_run(j, err, sizeof(err)) < 0) {
 		j->last_failed = true;
 		snprintf(j->last_result, sizeof(j->last_result), "cannot start: %s", err);
 		job_alert(j, "backup_failed", "critical", j->last_result);
-		schedule(j, next_delay(j));
+		job_schedule(j, job_next_delay(j));
 	}
 }
 
@@ -445,7 +383,7 @@ static struct job *job_new(struct backup_set *s, const struct conf_backup *c, ch
 	j->last_drill_s = -1;
 	j->offsite_snapshots_pending = j->offsite_bytes_pending = -1;
 	drill_schedule(j);
-	schedule(j, first_delay(j));
+	job_schedule(j, job_first_delay(j));
 	return j;
 }
 
@@ -575,7 +513,7 @@ int backup_set_run(struct backup_set *s, const char *name, char *err, size_t err
 	evtimer_del(j->timer);
 	if (job_start_run(j, err, errlen) < 0) {
 		*http_status = 500;
-		schedule(j, next_delay(j));
+		job_schedule(j, job_next_delay(j));
 		return -1;
 	}
 	return 0;
