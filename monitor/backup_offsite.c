@@ -55,6 +55,13 @@ static json_t *find_report(const char *out)
 	return found;
 }
 
+static int64_t figure(const json_t *rep, const char *key)
+{
+	const json_t *v = json_object_get(rep, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
 void offsite_done(struct job *j, const struct child_result *res)
 {
 	json_t *rep = find_report(res->output);
@@ -62,9 +69,9 @@ void offsite_done(struct job *j, const struct child_result *res)
 	char what[96], out[160];
 
 	if (rep) {
-		j->offsite_snapshots_pending =
-			json_integer_value(json_object_get(rep, "snapshots_pending"));
-		j->offsite_bytes_pending = json_integer_value(json_object_get(rep, "bytes_pending"));
+		/* null when the sync failed before it could compare the two sides */
+		j->offsite_snapshots_pending = figure(rep, "snapshots_pending");
+		j->offsite_bytes_pending = figure(rep, "bytes_pending");
 	}
 	if (ok) {
 		j->offsite_last_ok_ms = clock_real_ms();

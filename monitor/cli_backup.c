@@ -12,10 +12,11 @@
  *   vigil snapshots -r REPO [--key FILE] [--json]
  *   vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET
  *   vigil restore   -r REPO ... [--file PATH] --command -- ARGV... | --stdout
- *
- * backup and restore show progress on standard error (--no-progress: none).
  *   vigil verify    -r REPO [--key FILE] [--read-data]
  *   vigil forget|prune ...  (cli_backup_maint.c)
+ *   vigil drill ... (cli_drill.c), vigil sync ... (cli_sync.c)
+ *
+ * backup and restore show progress on standard error (--no-progress: none).
  *
  * Exit status: 0 done, 1 failed (or verify found problems), 2 usage.
  */
@@ -33,6 +34,7 @@
 #include "monitor/cli_progress.h"
 #include "monitor/cli_stream.h"
 #include "monitor/cli_backup_maint.h"
+#include "monitor/cli_sync.h"
 
 struct bk_cli {
 	const char *verb, *repo, *key, *job, *snapshot;
@@ -60,7 +62,8 @@ static int usage(FILE *out, const char *verb)
 		"       vigil forget    -r REPO [--key FILE] [--job NAME] [--keep-last N] ...\n"
 		"       vigil prune     -r REPO [--key FILE] [--dry-run]\n"
 		"       (vigil forget --help for the rest)\n"
-		"       vigil drill     -r REPO [--key FILE] [--job NAME] [--scratch DIR] [--rto DURATION] [--json]\n");
+		"       vigil drill     -r REPO [--key FILE] [--job NAME] [--scratch DIR] [--rto DURATION] [--json]\n"
+		"       vigil sync      -r REPO [--key FILE] --to TARGET [--dry-run] [--json]\n");
 	if (verb)
 		fprintf(stderr, "vigil %s: see the usage above\n", verb);
 	return out == stdout ? 0 : 2;
@@ -349,7 +352,8 @@ bool cli_backup_verb(const char *verb)
 	for (size_t i = 0; verb && verbs[i]; i++)
 		if (strcmp(verb, verbs[i]) == 0)
 			return true;
-	return cli_backup_maint_verb(verb) || (verb && strcmp(verb, "drill") == 0);
+	return cli_backup_maint_verb(verb) ||
+	       (verb && (strcmp(verb, "drill") == 0 || strcmp(verb, "sync") == 0));
 }
 
 int cli_backup_main(int argc, char **argv)
@@ -362,6 +366,8 @@ int cli_backup_main(int argc, char **argv)
 		return cli_backup_maint_main(argc, argv);
 	if (strcmp(c.verb, "drill") == 0)
 		return cli_drill_main(argc, argv);
+	if (strcmp(c.verb, "sync") == 0)
+		return cli_sync_main(argc, argv);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return usage(stdout, NULL);
