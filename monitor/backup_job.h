@@ -48,6 +48,7 @@ struct job {
 	/* offsite (backup_offsite.c); the pending figures are -1 until a sync reported them */
 	int64_t offsite_snapshots_pending, offsite_bytes_pending;
 	uint64_t offsite_last_ok_ms;   /* wall clock of the last complete sync, 0 = never */
+	uint64_t offsite_behind;       /* good backups since the last complete sync */
 	char offsite_result[320];
 	bool offsite_failed;
 };

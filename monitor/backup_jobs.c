@@ -168,6 +168,8 @@ static void backup_done(struct job *j, const struct child_result *res)
 		return;
 	}
 	j->runs++;
+	if (j->offsite)
+		j->offsite_behind++;
 	j->last_ok_ms = clock_real_ms();
 	state_save(j);
 	vlog(VLOG_NOTICE, "backup", "backup done", "job", j->name, "result", out, NULL);

@@ -74,6 +74,7 @@ void offsite_done(struct job *j, const struct child_result *res)
 		j->offsite_bytes_pending = figure(rep, "bytes_pending");
 	}
 	if (ok) {
+		j->offsite_behind = 0;
 		j->offsite_last_ok_ms = clock_real_ms();
 		snprintf(j->offsite_result, sizeof(j->offsite_result), "synced: %" JSON_INTEGER_FORMAT
 			 " snapshots and %" JSON_INTEGER_FORMAT " bytes uploaded",
@@ -101,7 +102,7 @@ json_t *offsite_json(const struct job *j)
 
 	if (!j->offsite)
 		return json_null();
-	return json_pack("{s:o, s:o, s:o, s:b, s:s}",
+	return json_pack("{s:o, s:o, s:o, s:b, s:s, s:I}",
 			 "snapshots_pending", j->offsite_snapshots_pending < 0 ? json_null()
 					      : json_integer(j->offsite_snapshots_pending),
 			 "bytes_pending", j->offsite_bytes_pending < 0 ? json_null()
@@ -109,5 +110,6 @@ json_t *offsite_json(const struct job *j)
 			 "last_ok_age_s", j->offsite_last_ok_ms ?
 				json_integer((json_int_t)((now - j->offsite_last_ok_ms) / 1000)) :
 				json_null(),
-			 "failed", j->offsite_failed, "last_result", j->offsite_result);
+			 "failed", j->offsite_failed, "last_result", j->offsite_result,
+			 "backups_behind", (json_int_t)j->offsite_behind);
 }

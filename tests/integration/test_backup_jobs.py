@@ -236,3 +236,50 @@ def test_cron_schedules_catch_up_once_then_wait_for_their_time(make_env):
                                          datetime.time())
     expect = (tomorrow - datetime.datetime.now()).total_seconds()
     assert abs(missed["next_in_s"] - expect) < 120, (missed["next_in_s"], expect)
+
+
+def test_offsite_mirror_after_each_run_and_what_has_not_reached_it(make_env):
+    """A job with offsite: `vigil sync` after each good backup; status says what is
+    pending and how many backups the mirror is behind; a failed sync is alerted
+    and a later good one clears it; the mirror restores on its own."""
+    import shutil
+
+    env = make_env(start_vigil=False)
+    src, repo, key = env.path("src"), env.path("repo"), env.path("bk.key")
+    mirror, foreign = env.path("mirror"), env.path("foreign")
+    os.makedirs(src)
+    with open(os.path.join(src, "data.txt"), "w") as f:
+        f.write("far away\n" * 2000)
+    for args in (["keygen", key], ["init", "-r", repo, "--key", key],
+                 ["init", "-r", mirror, "--key", key]):  # another repository: refused
+        p = subprocess.run([binary("vigil"), *args], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    env.top = (f'backups = ( {{ name = "www"; source = "{src}"; repository = "{repo}";'
+               f' key_file = "{key}"; offsite = "{mirror}"; interval = "1h"; jitter = "0ms";'
+               f' alerts = ( {{ type = "webhook"; url = "{env.hook.url}"; }} ); }} );')
+    with open(env.conf, "w") as f:
+        f.write(env.config_text())
+    env.start_daemon()
+    ev = env.hook.wait_event("backup_offsite_failed", timeout=30)
+    assert "another repository" in ev["reason"] or "holds" in ev["reason"], ev
+    www = backups(env)["www"]
+    assert www["runs"] == 1 and www["offsite"]["failed"] is True, www
+    assert www["offsite"]["backups_behind"] == 1, www
+
+    shutil.move(mirror, foreign)  # the operator points it at an empty place
+    r = env.vigilctl("backup", "now", "www")
+    assert r.returncode == 0, r.stderr
+    env.hook.wait_event("backup_offsite_ok", timeout=30)
+    www = backups(env)["www"]
+    assert www["runs"] == 2 and www["offsite"]["failed"] is False, www
+    off = www["offsite"]
+    assert off["snapshots_pending"] == 0 and off["bytes_pending"] == 0, off
+    assert off["backups_behind"] == 0 and off["last_ok_age_s"] is not None, off
+    # The mirror is a repository of its own: both snapshots restore from it.
+    out = env.path("out")
+    p = subprocess.run([binary("vigil"), "restore", "-r", mirror, "--key", key, out],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(out, "data.txt")) as f:
+        assert f.read() == "far away\n" * 2000
+    assert len(snapshots(mirror, key)) == 2
