@@ -297,7 +297,30 @@ static int cmd_pause(const char *socket, int argc, char **argv)
 	return 0;
 }
 
-/* vigilctl backups [--json]: the daemon's backup jobs, one line each. */
+/* The offsite line of a job: what has not reached its mirror yet. */
+static void print_offsite(const json_t *b)
+{
+	const json_t *o = json_object_get(b, "offsite");
+	const json_t *snaps = json_object_get(o, "snapshots_pending");
+	const json_t *age = json_object_get(o, "last_ok_age_s");
+	char pending[96] = "pending unknown (no complete listing yet)", last[48] = "never";
+
+	if (!json_is_object(o))
+		return;
+	if (json_is_integer(snaps))
+		snprintf(pending, sizeof(pending), "%lld snapshots, %lld bytes pending",
+			 (long long)json_integer_value(snaps),
+			 (long long)json_integer_value(json_object_get(o, "bytes_pending")));
+	if (json_is_integer(age))
+		snprintf(last, sizeof(last), "%llds ago", (long long)json_integer_value(age));
+	printf("  offsite: %s, %lld backups behind, last complete sync %s%s%s\n", pending,
+	       (long long)json_integer_value(json_object_get(o, "backups_behind")), last,
+	       json_is_true(json_object_get(o, "failed")) ? "; FAILED: " : "",
+	       json_is_true(json_object_get(o, "failed"))
+		       ? or_default(json_string_value(json_object_get(o, "last_result")), "") : "");
+}
+
+/* vigilctl backups [--json]: the daemon's backup jobs, one line each (and one for offsite). */
 static int cmd_backups(const char *socket, int json_out)
 {
 	long code = 0;
@@ -327,6 +350,7 @@ static int cmd_backups(const char *socket, int json_out)
 			       (long long)json_integer_value(json_object_get(b, "rpo_s")),
 			       json_is_true(json_object_get(b, "rpo_exceeded")) ? "!" : " ",
 			       or_default(json_string_value(json_object_get(b, "last_result")), ""));
+			print_offsite(b);
 		}
 	}
 	json_decref(doc);

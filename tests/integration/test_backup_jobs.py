@@ -283,3 +283,7 @@ def test_offsite_mirror_after_each_run_and_what_has_not_reached_it(make_env):
     with open(os.path.join(out, "data.txt")) as f:
         assert f.read() == "far away\n" * 2000
     assert len(snapshots(mirror, key)) == 2
+    r = env.vigilctl("backups")
+    assert r.returncode == 0, r.stderr
+    assert "offsite: 0 snapshots, 0 bytes pending, 0 backups behind, last complete sync" \
+        in r.stdout, r.stdout
