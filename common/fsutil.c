@@ -55,31 +55,13 @@ static int fsync_dir(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static int write_full(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Fill, flush and close the temp file; 0, or -1 with err and fd closed. */
 static int fill_temp(int fd, const char *path, const void *data, size_t len, mode_t mode,
 		     char *err, size_t errlen)
 {
 	const char *what = NULL;
 
-	if (write_full(fd, data, len) < 0)
+	if (fs_write_all(fd, data, len) < 0)
 		what = "write";
 	else if (fchmod(fd, mode) < 0)
 		what = "chmod";
@@ -249,4 +231,21 @@ int fs_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen)
 		*p = '/';
 	}
 	return mkdir_one(buf, mode, err, errlen);
+}
+
+int fs_write_all(int fd, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }

@@ -20,6 +20,9 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
  * NUL).  Returns 0, or 1 when the file does not exist (*data = NULL), or -1
  * on error with err filled.  Files over max_len are an error.
  */
+/* Write all n bytes to fd, retrying short writes and EINTR: 0, or -1 with errno. */
+int fs_write_all(int fd, const void *data, size_t n);
+
 int fs_read_all(const char *path, size_t max_len, char **data, size_t *len,
 		char *err, size_t errlen);
 /* Remove PATH and fsync its directory; a missing file is success. */

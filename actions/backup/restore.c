@@ -134,21 +134,6 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write one chunk at the file's offset: 0, 1 damaged (why filled), -1 I/O error. */
 static int put_chunk(struct restore *rs, int fd, const uint8_t *id, uint64_t *off, char *why,
 		     size_t whylen)
@@ -165,7 +150,7 @@ static int put_chunk(struct restore *rs, int fd, const uint8_t *id, uint64_t *of
 		rs->zero_len = rs->chunk.len;
 		return lseek(fd, (off_t)*off, SEEK_SET) < 0 ? -1 : 0;
 	}
-	return write_all(fd, rs->chunk.p, rs->chunk.len);
+	return fs_write_all(fd, rs->chunk.p, rs->chunk.len);
 }
 
 /* Content, size and metadata of the open temp file: 0, 1 damaged, -1 error. */

@@ -87,21 +87,6 @@ static int fsync_parent(const char *path, char *err, size_t errlen)
 	return fsync_path(dir, err, errlen);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write data to a new file in tmp/ and flush it; its path into tmp. */
 static int write_temp(struct local *l, const void *data, size_t len, bool durable, char *tmp,
 		      size_t tmplen, char *err, size_t errlen)
@@ -122,7 +107,7 @@ static int write_temp(struct local *l, const void *data, size_t len, bool durabl
 		err_set(err, errlen, "create %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	if (write_all(fd, data, len) < 0 ||
+	if (fs_write_all(fd, data, len) < 0 ||
 	    (durable ? fsync(fd) : sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)) < 0) {
 		err_set(err, errlen, "write %s: %s", tmp, strerror(errno));
 		close(fd);

@@ -25,6 +25,7 @@
 #include "actions/backup/snapshot.h"
 #include "actions/backup/tree.h"
 #include "common/error.h"
+#include "common/fsutil.h"
 
 static int stream_entries(struct bk_snapbuild *sb, const struct bk_stream_opts *o,
 			  const char *name, int64_t started)
@@ -98,21 +99,6 @@ int bk_backup_stream(struct bk_repo *r, const struct bk_stream_opts *o,
 
 /* ---- one file of a snapshot out to a descriptor ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * The file entry o names (or the only file) in snapshot s into e: 0, or
  * -1 with err (none, several, a damaged tree).
@@ -179,7 +165,7 @@ static int copy_out(struct bk_repo *r, const struct bk_restore_stream_opts *o,
 				"only the first %llu bytes)", s->id, e->path, why,
 				(unsigned long long)*bytes);
 			rc = -1;
-		} else if (write_all(o->fd, chunk.p, chunk.len) < 0) {
+		} else if (fs_write_all(o->fd, chunk.p, chunk.len) < 0) {
 			err_set(err, errlen, "restore snapshot %.16s: file %s: write: %s", s->id,
 				e->path, errno == EPIPE ? "the reader closed its input early"
 							: strerror(errno));
