@@ -82,11 +82,6 @@ int bk_sync_refresh(struct bk_syncer *s, bool force)
 
 /* ---- the target ---- */
 
-static bool is_s3(const char *where)
-{
-	return strncmp(where, "s3://", 5) == 0;
-}
-
 /* Whether two local paths name the same directory (both must exist). */
 static bool same_dir(const char *a, const char *b)
 {
@@ -109,7 +104,7 @@ static int target_open(struct bk_syncer *s)
 	struct stat st;
 	bool create = false;
 
-	if (!is_s3(to)) {
+	if (!bk_store_is_offsite(to)) {
 		if (snprintf(cfg, sizeof(cfg), "%s/config", to) >= (int)sizeof(cfg))
 			return bk_sync_fail(s, "path too long");
 		if (stat(cfg, &st) < 0 && errno == ENOENT) {
@@ -117,7 +112,7 @@ static int target_open(struct bk_syncer *s)
 				return 0;
 			create = !s->o->dry_run;
 		}
-		if (!is_s3(s->r->store->where) && same_dir(to, s->r->store->where))
+		if (!bk_store_is_offsite(s->r->store->where) && same_dir(to, s->r->store->where))
 			return bk_sync_fail(s, "the target is the source repository itself");
 	}
 	s->t = bk_store_open(to, create, why, sizeof(why));
@@ -388,7 +383,7 @@ int bk_sync(struct bk_repo *r, const struct bk_sync_opts *o, struct bk_sync_stat
 	int rc;
 
 	memset(s.st, 0, sizeof(*s.st));
-	if (is_s3(o->target) && !bk_repo_encrypted(r))
+	if (bk_store_is_offsite(o->target) && !bk_repo_encrypted(r))
 		return bk_sync_fail(&s, "offsite repositories must be encrypted, and %s is not "
 				    "(only a local directory may mirror it)", r->store->where);
 	for (int k = 0; k < BK_SK_N; k++) {
