@@ -368,7 +368,8 @@ int cli_backup_main(int argc, char **argv)
 		return cli_drill_main(argc, argv);
 	if (strcmp(c.verb, "sync") == 0)
 		return cli_sync_main(argc, argv);
-	for (int i = 1; i < argc; i++)
+	/* Up to "--" only: what follows is a command's own argv (pg_dump -h HOST). */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return usage(stdout, NULL);
 	if (parse(argc, argv, &c) < 0)
