@@ -6,8 +6,9 @@
  * sees it done; a worker owns it between taking it and marking it done.
  * Every hand-over happens under the one mutex, so the slot's buffers need
  * no lock of their own.  Workers take jobs strictly in sequence order, so
- * the oldest job is always either running or next in line: the caller's
- * wait for it always ends, and no error path can leave it waiting.
+ * the oldest job is always either running or next in line, and the caller
+ * wakes any idle worker before it waits for that job: the wait always
+ * ends, and no error path can leave it waiting.
  */
 #include "actions/backup/encoder.h"
 
@@ -22,6 +23,12 @@
 
 /* A slot whose buffers grew past this (a huge chunk) gives them back. */
 #define SLOT_KEEP_CAP (1u << 20)
+/*
+ * An idle worker is woken once this many jobs wait for one, not for each:
+ * a chunk takes tens of microseconds to encode, about what a wake-up and
+ * a context switch cost, so waking per job would eat much of the gain.
+ */
+#define WAKE_AT 4
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_DONE, SLOT_FAILED };
 
@@ -49,6 +56,8 @@ struct bk_encoder {
 	uint64_t tail;  /* oldest not released (caller only) */
 	size_t bytes;   /* plaintext between tail and head (caller only) */
 	bool stop;      /* under mu */
+	unsigned idle;  /* workers waiting for work (under mu) */
+	bool waiting;   /* the caller waits for the oldest job (under mu) */
 	bk_encode_fn fn;
 	struct worker workers[BK_ENCODER_MAX_THREADS];
 	unsigned nworkers;
@@ -69,8 +78,11 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
-		while (!e->stop && e->taken == e->head)
+		while (!e->stop && e->taken == e->head) {
+			e->idle++;
 			pthread_cond_wait(&e->work, &e->mu);
+			e->idle--;
+		}
 		if (e->stop)
 			break;
 		s = &e->slots[e->taken % BK_ENCODER_SLOTS];
@@ -83,8 +95,9 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&e->mu);
 		s->state = rc < 0 ? SLOT_FAILED : SLOT_DONE;
-		/* Only the caller waits for "done", and only for the oldest job. */
-		pthread_cond_signal(&e->done);
+		/* Only the caller waits for "done"; it rechecks its slot. */
+		if (e->waiting)
+			pthread_cond_signal(&e->done);
 	}
 	pthread_mutex_unlock(&e->mu);
 	return NULL;
@@ -220,7 +233,8 @@ int bk_encoder_submit(struct bk_encoder *e, const uint8_t id[BK_ID_LEN], const v
 	pthread_mutex_lock(&e->mu);
 	s->state = SLOT_QUEUED;
 	e->head++;
-	pthread_cond_signal(&e->work);
+	if (e->idle > 0 && e->head - e->taken >= WAKE_AT)
+		pthread_cond_signal(&e->work);
 	pthread_mutex_unlock(&e->mu);
 	return 0;
 }
@@ -235,8 +249,15 @@ int bk_encoder_next(struct bk_encoder *e, bool wait, struct bk_encoded *out, cha
 	if (e->tail == e->head)
 		return 1;
 	pthread_mutex_lock(&e->mu);
-	while (wait && s->state == SLOT_QUEUED)
-		pthread_cond_wait(&e->done, &e->mu);
+	if (wait && s->state == SLOT_QUEUED) {
+		/* Fewer than WAKE_AT jobs may be waiting with every worker asleep. */
+		if (e->idle > 0 && e->taken < e->head)
+			pthread_cond_broadcast(&e->work);
+		e->waiting = true;
+		while (s->state == SLOT_QUEUED)
+			pthread_cond_wait(&e->done, &e->mu);
+		e->waiting = false;
+	}
 	st = s->state;
 	pthread_mutex_unlock(&e->mu);
 	if (st == SLOT_QUEUED)
