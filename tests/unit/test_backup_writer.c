@@ -6,6 +6,7 @@
  * match), a chunk repeated while its first copy is still being encoded is
  * stored once, and a worker's failure reaches the caller as "encode chunk
  * <id>: why" without a deadlock, leaving nothing pending in the index.
+ * And the writer compresses at the level the repository's config names.
  */
 #include <check.h>
 #include <limits.h>
@@ -306,6 +307,52 @@ START_TEST(worker_failure_stops_the_writer)
 }
 END_TEST
 
+/* Bytes stored for the same text in a repository made with this zstd level. */
+static uint64_t stored_at_level(const char *name, int level)
+{
+	struct bk_repo_params p;
+	struct bk_repo *r;
+	struct bk_writer w;
+	struct bk_buf text = { 0 };
+	uint8_t id[BK_ID_LEN];
+	char path[512], line[96], err[512] = "";
+	uint64_t stored;
+
+	for (unsigned i = 0; i < 600; i++) {
+		snprintf(line, sizeof(line), "row %u: value %u, name item%u, flag %s\n", i,
+			 (i * 2654435761u) % 100000, i % 37, i % 3 ? "on" : "off");
+		ck_assert_int_eq(bk_buf_append(&text, line, strlen(line)), 0);
+	}
+	bkf_join(path, sizeof(path), tmp, name);
+	bk_repo_params_default(&p);
+	p.zstd_level = level;
+	ck_assert_msg(bk_repo_init(path, &p, err, sizeof(err)) == 0, "%s", err);
+	r = bk_repo_open(path, NULL, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_msg(bk_repo_lock(r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(bk_writer_init(&w, r, err, sizeof(err)), 0);
+	ck_assert_int_eq(bk_writer_chunk(&w, text.p, text.len, id, err, sizeof(err)), 0);
+	ck_assert_msg(bk_writer_flush(&w, err, sizeof(err)) == 0, "%s", err);
+	stored = w.bytes_stored;
+	ck_assert_int_eq(bk_writer_index(&w, err, sizeof(err)), 0);
+	bk_writer_free(&w);
+	bk_repo_unlock(r);
+	bk_repo_close(r);
+	bk_buf_free(&text);
+	return stored;
+}
+
+/* The writer compresses at the config's level (it once always used 1). */
+START_TEST(configured_level_is_used)
+{
+	uint64_t fast = stored_at_level("l1", 1), best = stored_at_level("l19", 19);
+
+	printf("writer: one pack at zstd level 1: %llu bytes, at 19: %llu\n",
+	       (unsigned long long)fast, (unsigned long long)best);
+	ck_assert_uint_lt(best, fast);
+}
+END_TEST
+
 static Suite *writer_suite(void)
 {
 	Suite *s = suite_create("backup_writer");
@@ -317,6 +364,7 @@ static Suite *writer_suite(void)
 	tcase_add_test(t, encoder_failure_is_reported_in_turn);
 	tcase_add_test(t, threads_build_the_same_packs);
 	tcase_add_test(t, worker_failure_stops_the_writer);
+	tcase_add_test(t, configured_level_is_used);
 	suite_add_tcase(s, t);
 	return s;
 }
