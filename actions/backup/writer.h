@@ -16,7 +16,8 @@
  *
  * Synchronous for the caller (every call returns with its work done or
  * queued, and flush/index wait for the queue); never on the daemon's
- * event loop.
+ * event loop.  A process that forks while a writer is alive must only
+ * exec in the child (common/child.c does): the threads are not copied.
  */
 #ifndef VIGIL_ACTIONS_BACKUP_WRITER_H
 #define VIGIL_ACTIONS_BACKUP_WRITER_H
