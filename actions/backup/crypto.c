@@ -144,6 +144,29 @@ struct bk_codec *bk_codec_new(const uint8_t *key, int level, char *err, size_t e
 	return c;
 }
 
+/*
+ * The copy gets its own zstd and cipher contexts (they hold per-call
+ * state, so threads cannot share them); the cipher contexts are copied
+ * with their key schedule, so the raw key never needs to be kept.
+ */
+struct bk_codec *bk_codec_dup(const struct bk_codec *c, char *err, size_t errlen)
+{
+	struct bk_codec *d = bk_codec_new(NULL, c->level, err, errlen);
+
+	if (!d || !c->encrypt)
+		return d;
+	d->encrypt = true;
+	d->enc = EVP_CIPHER_CTX_new();
+	d->dec = EVP_CIPHER_CTX_new();
+	if (!d->enc || !d->dec || EVP_CIPHER_CTX_copy(d->enc, c->enc) != 1 ||
+	    EVP_CIPHER_CTX_copy(d->dec, c->dec) != 1) {
+		err_set(err, errlen, "AES-256-GCM: OpenSSL could not copy the cipher");
+		bk_codec_free(d);
+		return NULL;
+	}
+	return d;
+}
+
 void bk_codec_free(struct bk_codec *c)
 {
 	if (!c)

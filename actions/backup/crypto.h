@@ -36,6 +36,8 @@ struct bk_codec;
 
 /* key NULL: no encryption.  level: zstd level for compressed blobs. */
 struct bk_codec *bk_codec_new(const uint8_t *key, int level, char *err, size_t errlen);
+/* An independent codec with c's key and level, for another thread. */
+struct bk_codec *bk_codec_dup(const struct bk_codec *c, char *err, size_t errlen);
 void bk_codec_free(struct bk_codec *c);
 bool bk_codec_encrypted(const struct bk_codec *c);
 /* Bytes a stored blob adds around its payload (nonce, tag, encoding byte). */

@@ -37,33 +37,69 @@ void bk_packw_reset(struct bk_packw *w)
 	w->n = 0;
 }
 
+/* Room for one more entry; -1 with err. */
+static int grow_entries(struct bk_packw *w, char *err, size_t errlen)
+{
+	size_t ncap;
+	struct bk_pack_entry *ne;
+
+	if (w->n < w->cap)
+		return 0;
+	ncap = w->cap ? w->cap * 2 : 256;
+	ne = realloc(w->ents, ncap * sizeof(*ne));
+	if (!ne) {
+		err_set(err, errlen, "pack: out of memory");
+		return -1;
+	}
+	w->ents = ne;
+	w->cap = ncap;
+	return 0;
+}
+
+/* Record the blob that ends the pack's data, starting at off. */
+static void add_entry(struct bk_packw *w, const uint8_t id[BK_ID_LEN], size_t off, size_t len)
+{
+	memcpy(w->ents[w->n].id, id, BK_ID_LEN);
+	w->ents[w->n].offset = (uint32_t)off;
+	w->ents[w->n].stored_len = (uint32_t)(w->data.len - off);
+	w->ents[w->n].raw_len = (uint32_t)len;
+	w->n++;
+}
+
 int bk_packw_add(struct bk_packw *w, struct bk_codec *c, const uint8_t id[BK_ID_LEN],
 		 const void *plain, size_t len, char *err, size_t errlen)
 {
 	size_t off = w->data.len;
 
-	if (w->n == w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 256;
-		struct bk_pack_entry *ne = realloc(w->ents, ncap * sizeof(*ne));
-
-		if (!ne) {
-			err_set(err, errlen, "pack: out of memory");
-			return -1;
-		}
-		w->ents = ne;
-		w->cap = ncap;
-	}
+	if (grow_entries(w, err, errlen) < 0)
+		return -1;
 	if (off > UINT32_MAX - len - 1024) {
 		err_set(err, errlen, "pack: over 4 GiB");
 		return -1;
 	}
 	if (bk_encode(c, plain, len, true, &w->data, err, errlen) < 0)
 		return -1;
-	memcpy(w->ents[w->n].id, id, BK_ID_LEN);
-	w->ents[w->n].offset = (uint32_t)off;
-	w->ents[w->n].stored_len = (uint32_t)(w->data.len - off);
-	w->ents[w->n].raw_len = (uint32_t)len;
-	w->n++;
+	add_entry(w, id, off, len);
+	return 0;
+}
+
+int bk_packw_append(struct bk_packw *w, const uint8_t id[BK_ID_LEN], const void *stored,
+		    size_t stored_len, size_t raw_len, char *err, size_t errlen)
+{
+	size_t off = w->data.len;
+
+	if (grow_entries(w, err, errlen) < 0)
+		return -1;
+	if (raw_len > UINT32_MAX || stored_len > UINT32_MAX - 1024 ||
+	    off > UINT32_MAX - 1024 - stored_len) {
+		err_set(err, errlen, "pack: over 4 GiB");
+		return -1;
+	}
+	if (bk_buf_append(&w->data, stored, stored_len) < 0) {
+		err_set(err, errlen, "pack: out of memory");
+		return -1;
+	}
+	add_entry(w, id, off, raw_len);
 	return 0;
 }
 

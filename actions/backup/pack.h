@@ -39,6 +39,9 @@ void bk_packw_reset(struct bk_packw *w);
 /* Encode (zstd when it helps) and append one chunk whose id is id. */
 int bk_packw_add(struct bk_packw *w, struct bk_codec *c, const uint8_t id[BK_ID_LEN],
 		 const void *plain, size_t len, char *err, size_t errlen);
+/* Append one blob already in its stored form (bk_encode's output). */
+int bk_packw_append(struct bk_packw *w, const uint8_t id[BK_ID_LEN], const void *stored,
+		    size_t stored_len, size_t raw_len, char *err, size_t errlen);
 /* Append header and trailer; the pack's id (SHA-256 of w->data). */
 int bk_packw_seal(struct bk_packw *w, struct bk_codec *c, uint8_t id[BK_ID_LEN], char *err,
 		  size_t errlen);

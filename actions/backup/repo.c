@@ -155,8 +155,8 @@ out:
 /* ---- open ---- */
 
 /* Load and check the key against the config's encryption object. */
-static int open_key(struct bk_repo *r, json_t *enc, const char *key_file, uint8_t key[BK_KEY_LEN],
-		    char *err, size_t errlen)
+static int open_key(struct bk_repo *r, json_t *enc, const char *key_file, int level,
+		    uint8_t key[BK_KEY_LEN], char *err, size_t errlen)
 {
 	const char *kid_want = NULL, *check = NULL, *alg = NULL;
 	uint8_t plain[sizeof(KEY_CHECK_LABEL) + BK_ID_LEN], id[BK_ID_LEN];
@@ -186,7 +186,7 @@ static int open_key(struct bk_repo *r, json_t *enc, const char *key_file, uint8_
 	if (bk_buf_reserve(&blob, strlen(check) / 2 + 1) < 0 ||
 	    bk_unhex(check, strlen(check), blob.p, strlen(check) / 2) < 0) {
 		err_set(err, errlen, "config: malformed key_check");
-	} else if (!(r->codec = bk_codec_new(key, 1, err, errlen))) {
+	} else if (!(r->codec = bk_codec_new(key, level, err, errlen))) {
 		/* err set */
 	} else if (bk_decode(r->codec, blob.p, strlen(check) / 2, sizeof(plain), sizeof(plain), &out,
 			     why, sizeof(why)) < 0 || memcmp(out.p, plain, sizeof(plain)) != 0) {
@@ -229,6 +229,9 @@ static int open_config(struct bk_repo *r, const char *text, const char *key_file
 	}
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->pack_size = (uint32_t)pack;
+	/* Only writers use the level: a reader must not refuse a hand-edited one. */
+	if (level < 1 || level > 19)
+		level = BK_DEFAULT_ZSTD_LEVEL;
 	if (bk_chunker_init(&r->chunker, (uint32_t)min, (uint32_t)avg, (uint32_t)max, err, errlen) < 0)
 		goto out;
 	r->encrypted = !json_is_null(enc);
@@ -236,8 +239,8 @@ static int open_config(struct bk_repo *r, const char *text, const char *key_file
 		err_set(err, errlen, "repository is not encrypted, but a key file was given");
 		goto out;
 	}
-	if (r->encrypted ? open_key(r, enc, key_file, key, err, errlen) == 0
-			 : (r->codec = bk_codec_new(NULL, 1, err, errlen)) != NULL)
+	if (r->encrypted ? open_key(r, enc, key_file, level, key, err, errlen) == 0
+			 : (r->codec = bk_codec_new(NULL, level, err, errlen)) != NULL)
 		rc = 0;
 	OPENSSL_cleanse(key, sizeof(key));
 out:

@@ -16,6 +16,7 @@ int bk_writer_init(struct bk_writer *w, struct bk_repo *r, char *err, size_t err
 	memset(w, 0, sizeof(*w));
 	w->r = r;
 	w->indexed = r->index.npacks;
+	w->threads = bk_encoder_threads();
 	bk_packw_init(&w->pw);
 	/* Room for the header, filled in when the file is written. */
 	if (bk_buf_reserve(&w->idx, BK_INDEX_HEADER_LEN) < 0) {
@@ -30,8 +31,13 @@ int bk_writer_init(struct bk_writer *w, struct bk_repo *r, char *err, size_t err
 void bk_writer_free(struct bk_writer *w)
 {
 	char why[128];
+	size_t queued = w->enc ? bk_encoder_pending(w->enc) : 0;
 
-	if (w->r && (w->pw.n > 0 || w->r->index.npacks > w->indexed)) {
+	/* Join the workers first: nothing may touch the pack or a slot after this. */
+	bk_encoder_free(w->enc);
+	w->enc = NULL;
+	if (w->r && (w->broken || queued > 0 || w->pw.n > 0 ||
+		     w->r->index.npacks > w->indexed)) {
 		w->r->store->ops->discard(w->r->store);
 		if (bk_index_truncate(&w->r->index, w->indexed, why, sizeof(why)) < 0)
 			vlog(VLOG_ERR, "backup", "cannot drop unwritten chunks from the index",
@@ -41,33 +47,21 @@ void bk_writer_free(struct bk_writer *w)
 	bk_buf_free(&w->idx);
 }
 
-int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[BK_ID_LEN],
-		    char *err, size_t errlen)
+static int refuse_broken(struct bk_writer *w, char *err, size_t errlen)
 {
-	struct bk_repo *r = w->r;
-
-	bk_sha256(p, n, id);
-	w->chunks_total++;
-	if (bk_index_find(&r->index, id))
+	if (!w->broken)
 		return 0;
-	if (bk_packw_add(&w->pw, r->codec, id, p, n, err, errlen) < 0 ||
-	    bk_index_add_pending(&r->index, &w->pw.ents[w->pw.n - 1], err, errlen) < 0)
-		return -1;
-	w->chunks_new++;
-	w->bytes_new += n;
-	if (w->pw.data.len >= r->pack_size)
-		return bk_writer_flush(w, err, errlen);
-	return 0;
+	err_set(err, errlen, "writer: not usable after an earlier error");
+	return -1;
 }
 
-int bk_writer_flush(struct bk_writer *w, char *err, size_t errlen)
+/* Seal the pack being built, put it, and bind its chunks in the index. */
+static int write_pack(struct bk_writer *w, char *err, size_t errlen)
 {
 	struct bk_repo *r = w->r;
 	uint8_t id[BK_ID_LEN];
 	char hex[BK_ID_HEX], name[96], why[512] = "";
 
-	if (w->pw.n == 0)
-		return 0;
 	if (bk_packw_seal(&w->pw, r->codec, id, why, sizeof(why)) < 0)
 		goto fail;
 	bk_hex(id, BK_ID_LEN, hex);
@@ -86,21 +80,18 @@ int bk_writer_flush(struct bk_writer *w, char *err, size_t errlen)
 	w->bytes_stored += w->pw.data.len;
 	w->packs_written++;
 	bk_packw_reset(&w->pw);
-	if (w->idx_packs >= BK_PACKS_PER_INDEX && bk_writer_index(w, err, errlen) < 0)
-		return -1;
-	return bk_lock_refresh(r, err, errlen);
+	return 0;
 fail:
 	err_set(err, errlen, "write pack: %s", why);
 	return -1;
 }
 
-int bk_writer_index(struct bk_writer *w, char *err, size_t errlen)
+/* Sync the packs written since the last index file, then write one naming them. */
+static int write_index_file(struct bk_writer *w, char *err, size_t errlen)
 {
 	char hex[BK_ID_HEX], why[512] = "";
 	size_t stored = 0;
 
-	if (w->pw.n > 0 && bk_writer_flush(w, err, errlen) < 0)
-		return -1;
 	if (w->idx_packs == 0)
 		return 0;
 	/* The packs are durable before the index that names them exists. */
@@ -118,6 +109,138 @@ int bk_writer_index(struct bk_writer *w, char *err, size_t errlen)
 	w->idx.len = BK_INDEX_HEADER_LEN;
 	w->idx_packs = 0;
 	w->indexed = w->r->index.npacks;
+	return 0;
+}
+
+/* Write the pack, then an index file every BK_PACKS_PER_INDEX packs. */
+static int pack_done(struct bk_writer *w, char *err, size_t errlen)
+{
+	if (write_pack(w, err, errlen) < 0)
+		return -1;
+	if (w->idx_packs >= BK_PACKS_PER_INDEX && write_index_file(w, err, errlen) < 0)
+		return -1;
+	return bk_lock_refresh(w->r, err, errlen);
+}
+
+/*
+ * Move the oldest encoded chunk into the pack (waiting for it if wait),
+ * and write the pack once it is full.  1 when there was none to move.
+ */
+static int collect(struct bk_writer *w, bool wait, char *err, size_t errlen)
+{
+	struct bk_encoded job;
+	int rc = bk_encoder_next(w->enc, wait, &job, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	rc = bk_packw_append(&w->pw, job.id, job.stored, job.stored_len, job.raw_len, err,
+			     errlen);
+	bk_encoder_release(w->enc);
+	if (rc < 0)
+		return -1;
+	if (w->pw.data.len >= w->r->pack_size)
+		return pack_done(w, err, errlen);
+	return 0;
+}
+
+/* Every queued chunk into a pack (the last pack stays open). */
+static int drain(struct bk_writer *w, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	while (w->enc && (rc = collect(w, true, err, errlen)) == 0)
+		;
+	return rc < 0 ? -1 : 0;
+}
+
+static void start_encoder(struct bk_writer *w)
+{
+	char why[256] = "";
+
+	if (w->threads == 0)
+		return;
+	w->enc = bk_encoder_new(w->r->codec, w->threads, w->encode, why, sizeof(why));
+	if (!w->enc) {
+		/* Slower, not wrong: this writer encodes on the caller's thread. */
+		vlog(VLOG_WARNING, "backup", "encoding on one thread", "error", why, NULL);
+		w->threads = 0;
+	}
+}
+
+/* Hand a new chunk to the workers; it is pending in the index from now on. */
+static int queue_chunk(struct bk_writer *w, const uint8_t id[BK_ID_LEN], const uint8_t *p,
+		       size_t n, char *err, size_t errlen)
+{
+	struct bk_pack_entry pe = { .raw_len = (uint32_t)n };
+	int rc;
+
+	memcpy(pe.id, id, BK_ID_LEN);
+	while (bk_encoder_full(w->enc, n))
+		if (collect(w, true, err, errlen) < 0)
+			return -1;
+	if (bk_index_add_pending(&w->r->index, &pe, err, errlen) < 0 ||
+	    bk_encoder_submit(w->enc, id, p, n, err, errlen) < 0)
+		return -1;
+	/* Whatever is already done goes into the pack now, not at the next wait. */
+	while ((rc = collect(w, false, err, errlen)) == 0)
+		;
+	return rc < 0 ? -1 : 0;
+}
+
+/* Encode a new chunk on this thread (no workers). */
+static int pack_chunk(struct bk_writer *w, const uint8_t id[BK_ID_LEN], const uint8_t *p,
+		      size_t n, char *err, size_t errlen)
+{
+	if (bk_packw_add(&w->pw, w->r->codec, id, p, n, err, errlen) < 0 ||
+	    bk_index_add_pending(&w->r->index, &w->pw.ents[w->pw.n - 1], err, errlen) < 0)
+		return -1;
+	if (w->pw.data.len >= w->r->pack_size)
+		return pack_done(w, err, errlen);
+	return 0;
+}
+
+int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[BK_ID_LEN],
+		    char *err, size_t errlen)
+{
+	int rc;
+
+	if (refuse_broken(w, err, errlen) < 0)
+		return -1;
+	bk_sha256(p, n, id);
+	w->chunks_total++;
+	if (bk_index_find(&w->r->index, id))
+		return 0;
+	if (!w->enc)
+		start_encoder(w);
+	rc = w->enc ? queue_chunk(w, id, p, n, err, errlen) : pack_chunk(w, id, p, n, err, errlen);
+	if (rc < 0) {
+		w->broken = true;
+		return -1;
+	}
+	w->chunks_new++;
+	w->bytes_new += n;
+	return 0;
+}
+
+int bk_writer_flush(struct bk_writer *w, char *err, size_t errlen)
+{
+	if (refuse_broken(w, err, errlen) < 0)
+		return -1;
+	if (drain(w, err, errlen) < 0 || (w->pw.n > 0 && pack_done(w, err, errlen) < 0)) {
+		w->broken = true;
+		return -1;
+	}
+	return 0;
+}
+
+int bk_writer_index(struct bk_writer *w, char *err, size_t errlen)
+{
+	if (bk_writer_flush(w, err, errlen) < 0)
+		return -1;
+	if (write_index_file(w, err, errlen) < 0) {
+		w->broken = true;
+		return -1;
+	}
 	return 0;
 }
 

@@ -8,14 +8,25 @@
  * packs; bk_recover_packs (run under the lock) reads their headers and
  * indexes them, so their chunks are reused, not written again.
  *
- * Synchronous; never on the daemon's event loop.
+ * New chunks are encoded (zstd, AES-GCM) by worker threads (encoder.h)
+ * while the caller hashes and chunks the next ones; their blobs enter the
+ * pack in the order the caller gave them, so the packs are the ones a
+ * single thread would build.  A chunk is in the index (pending) from the
+ * moment it is queued, so a second copy of it is never queued again.
+ *
+ * Synchronous for the caller (every call returns with its work done or
+ * queued, and flush/index wait for the queue); never on the daemon's
+ * event loop.  A process that forks while a writer is alive must only
+ * exec in the child (common/child.c does): the threads are not copied.
  */
 #ifndef VIGIL_ACTIONS_BACKUP_WRITER_H
 #define VIGIL_ACTIONS_BACKUP_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actions/backup/encoder.h"
 #include "actions/backup/pack.h"
 #include "actions/backup/repo.h"
 
@@ -29,6 +40,14 @@ struct bk_writer {
 	uint32_t idx_packs;
 	size_t indexed;    /* index positions below this are in index files */
 	uint64_t chunks_total, chunks_new, bytes_new, bytes_stored, packs_written;
+	/* Worker threads, started with the first new chunk; 0 (settable
+	 * before that) encodes on the caller's thread. */
+	unsigned threads;
+	bk_encode_fn encode; /* what the workers run; NULL: bk_encode (tests inject failures) */
+	struct bk_encoder *enc;
+	/* After a failure chunks may be pending that will never be stored:
+	 * every later call fails rather than index around them. */
+	bool broken;
 };
 
 int bk_writer_init(struct bk_writer *w, struct bk_repo *r, char *err, size_t errlen);
@@ -38,10 +57,11 @@ int bk_writer_init(struct bk_writer *w, struct bk_repo *r, char *err, size_t err
  * one on the same handle trust chunks that are not safely stored.
  */
 void bk_writer_free(struct bk_writer *w);
-/* Store one chunk (if new); its id into id. */
+/* Store one chunk (if new; p is copied); its id into id. */
 int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[BK_ID_LEN],
 		    char *err, size_t errlen);
-/* Write the pack being built, if any (an index file follows every few packs). */
+/* Wait for queued chunks, then write the pack being built, if any
+ * (an index file follows every few packs). */
 int bk_writer_flush(struct bk_writer *w, char *err, size_t errlen);
 /* Flush, sync the packs, then write one index file for every pack since the last one. */
 int bk_writer_index(struct bk_writer *w, char *err, size_t errlen);
