@@ -16,7 +16,8 @@
  *   vigil forget|prune ...  (cli_backup_maint.c)
  *   vigil drill ... (cli_drill.c), vigil sync ... (cli_sync.c)
  *
- * backup and restore show progress on standard error (--no-progress: none).
+ * backup, restore and verify --read-data show progress on standard error
+ * (--no-progress: none).
  *
  * Exit status: 0 done, 1 failed (or verify found problems), 2 usage.
  */
@@ -57,7 +58,7 @@ static int usage(FILE *out, const char *verb)
 		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET\n"
 		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME]\n"
 		"                       [--file PATH] (--command -- ARGV... | --stdout)\n"
-		"       (backup and restore: --no-progress for no progress on standard error)\n"
+		"       (backup, restore, verify: --no-progress for no progress on standard error)\n"
 		"       vigil verify    -r REPO [--key FILE] [--read-data]\n"
 		"       vigil forget    -r REPO [--key FILE] [--job NAME] [--keep-last N] ...\n"
 		"       vigil prune     -r REPO [--key FILE] [--dry-run]\n"
@@ -286,7 +287,16 @@ static int do_verify(struct bk_repo *r, const struct bk_cli *c, char *err, size_
 {
 	struct bk_verify_opts o = { .read_data = c->read_data, .problem = print_problem };
 	struct bk_verify_stats st = { 0 };
-	int rc = bk_verify(r, &o, &st, err, errlen);
+	struct cli_progress pg;
+	int rc;
+
+	cli_progress_init(&pg, "verify");
+	if (!c->no_progress) {
+		o.progress = cli_progress_report;
+		o.progress_arg = &pg;
+	}
+	rc = bk_verify(r, &o, &st, err, errlen);
+	cli_progress_end(&pg);
 
 	if (rc < 0)
 		return 1;

@@ -56,7 +56,7 @@ static void line(const struct cli_progress *p, const struct bk_progress *bp, cha
 		 size_t len)
 {
 	uint64_t ms = clock_mono_ms() - p->start_ms;
-	char done[32], total[32] = "", fresh[32] = "", rate[32], b[64];
+	char done[32], total[32] = "", fresh[32] = "", rate[32], b[64], files[40] = "";
 
 	cli_human_bytes(bp->bytes, done, sizeof(done));
 	if (bp->bytes_total) {
@@ -70,9 +70,11 @@ static void line(const struct cli_progress *p, const struct bk_progress *bp, cha
 	}
 	cli_human_bytes(ms ? bp->bytes * 1000 / ms : 0, rate, sizeof(rate));
 	bar(bp, b, sizeof(b));
-	snprintf(buf, len, "%s%s %llu files, %s%s%s, %s/s, %llu s", b, p->verb,
-		 (unsigned long long)bp->files, done, total, fresh, rate,
-		 (unsigned long long)(ms / 1000));
+	/* Verify counts packs' bytes, not files: no file count to show then. */
+	if (bp->files || !bp->bytes_total)
+		snprintf(files, sizeof(files), " %llu files,", (unsigned long long)bp->files);
+	snprintf(buf, len, "%s%s%s %s%s%s, %s/s, %llu s", b, p->verb, files, done, total, fresh,
+		 rate, (unsigned long long)(ms / 1000));
 }
 
 void cli_progress_report(void *arg, const struct bk_progress *bp)

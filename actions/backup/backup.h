@@ -203,6 +203,8 @@ struct bk_verify_opts {
 	bool read_data; /* decrypt, decompress and re-hash every chunk */
 	bk_problem_fn problem;
 	void *arg;
+	bk_progress_fn progress; /* with read_data: the packs' bytes read; may be NULL */
+	void *progress_arg;
 };
 
 struct bk_verify_stats {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actions/backup/snapshot.h"
 #include "actions/backup/tree.h"
@@ -29,6 +30,8 @@ struct verify {
 	struct bk_tab damaged; /* chunk ids that cannot be read back */
 	bool *bad_pack;
 	struct bk_buf plain;
+	uint64_t bytes_read, bytes_total; /* packs read whole, for progress */
+	time_t reported;
 };
 
 static void problem(struct verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -170,6 +173,19 @@ static int read_pack(struct verify *v, size_t i, const struct by_pack *b, size_t
 	return rc;
 }
 
+/* About once a second while packs are read whole, and at the end. */
+static void progress(struct verify *v, bool done)
+{
+	time_t now = time(NULL);
+	struct bk_progress p = { .bytes = v->bytes_read, .bytes_total = v->bytes_total,
+				 .done = done };
+
+	if (!v->o->progress || (!done && now == v->reported))
+		return;
+	v->reported = now;
+	v->o->progress(v->o->progress_arg, &p);
+}
+
 /* Every pack once, its chunks found through one sorted list (not a scan per pack). */
 static int read_packs(struct verify *v)
 {
@@ -182,8 +198,13 @@ static int read_packs(struct verify *v)
 		return -1;
 	bk_tab_each(&x->chunks, collect, &b);
 	qsort(b.v, b.n, sizeof(*b.v), pack_order);
-	for (size_t i = 0; rc == 0 && i < x->npacks; i++)
+	for (size_t i = 0; i < x->npacks; i++)
+		v->bytes_total += x->packs[i].size;
+	for (size_t i = 0; rc == 0 && i < x->npacks; i++) {
 		rc = read_pack(v, i, &b, &at);
+		v->bytes_read += x->packs[i].size;
+		progress(v, i + 1 == x->npacks);
+	}
 	free(b.v);
 	return rc;
 }

@@ -174,6 +174,8 @@ def test_progress_bar_on_a_terminal_only(repo):
     assert rc == 0, got
     # The restore knows its total: a bar that ends full.
     assert b"] 100 %" in got and b"#" * 24 in got, got
+    rc, got = run_on_pty([binary("vigil"), "verify", "-r", r, "--key", key, "--read-data"])
+    assert rc == 0 and b"] 100 %" in got and b"verify " in got, got
     rc, got = run_on_pty([binary("vigil"), "restore", "-r", r, "--key", key, "--no-progress",
                           str(tmp / "o2")])
     assert rc == 0 and b"\r" not in got, got
