@@ -148,7 +148,8 @@ S3RVER = "/var/cache/vigil/npm/node_modules/.bin/s3rver"
 
 
 def test_job_into_an_s3_repository(make_env, tmp_path):
-    """The daemon's job writes to s3rver (installed by scripts/test) like to a local path."""
+    """The daemon's job writes to s3rver (installed by scripts/test) like to a local path,
+    and another job mirrors its local repository there (offsite)."""
     if not os.access(S3RVER, os.X_OK):
         pytest.skip(f"s3rver not installed at {S3RVER} (scripts/test installs it)")
     port = free_port()
@@ -177,12 +178,29 @@ def test_job_into_an_s3_repository(make_env, tmp_path):
         p = subprocess.run([binary("vigil"), "init", "-r", repo, "--key", key],
                            capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
+        # A second job keeps its repository here and mirrors it to s3rver.
+        local = env.path("local")
+        mirror = repo.replace("s3://vigil-bk/vigil?", "s3://vigil-bk/mirror?")
+        p = subprocess.run([binary("vigil"), "init", "-r", local, "--key", key],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
         env.top = (f'backups = ( {{ name = "off"; source = "{src}"; repository = "{repo}";'
-                   f' key_file = "{key}"; interval = "1h"; jitter = "0ms"; }} );')
+                   f' key_file = "{key}"; interval = "1h"; jitter = "0ms"; }},\n'
+                   f'  {{ name = "here"; source = "{src}"; repository = "{local}";'
+                   f' offsite = "{mirror}"; key_file = "{key}"; interval = "1h"; jitter = "0ms"; }} );')
         with open(env.conf, "w") as f:
             f.write(env.config_text())
         env.start_daemon()
         wait_for(lambda: backups(env)["off"]["runs"] == 1, 30, what="the backup into s3rver")
+        wait_for(lambda: backups(env)["here"]["offsite"]["last_ok_age_s"] is not None, 30,
+                 what="the offsite sync to s3rver")
+        off = backups(env)["here"]["offsite"]
+        assert off["snapshots_pending"] == 0 and off["backups_behind"] == 0, off
+        p = subprocess.run([binary("vigil"), "restore", "-r", mirror, "--key", key,
+                            env.path("from-mirror")], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        with open(env.path("from-mirror", "f.txt")) as f:
+            assert f.read() == "offsite\n" * 100
         out = env.path("out")
         p = subprocess.run([binary("vigil"), "restore", "-r", repo, "--key", key, out],
                            capture_output=True, text=True)
