@@ -54,6 +54,11 @@ int cli_stream_backup(struct bk_repo *r, const struct cli_stream *s, char *err, 
 		o.progress = cli_progress_report;
 		o.progress_arg = s->progress;
 	}
+	/* A terminal is no stream to back up: reading it would wait for someone to type. */
+	if (!s->command && isatty(STDIN_FILENO)) {
+		err_set(err, errlen, "--stdin: standard input is a terminal; pipe the data in");
+		return 1;
+	}
 	if (s->command) {
 		p.name = s->command[0];
 		if ((p.pid = spawn_piped(s->command, SPAWN_READ_STDOUT, &o.fd, err, errlen)) < 0)

@@ -179,6 +179,13 @@ def test_progress_bar_on_a_terminal_only(repo):
     rc, got = run_on_pty([binary("vigil"), "restore", "-r", r, "--key", key, "--no-progress",
                           str(tmp / "o2")])
     assert rc == 0 and b"\r" not in got, got
+    # --stdin from a terminal would wait for someone to type: refused.
+    master, slave = pty.openpty()
+    p = subprocess.run([binary("vigil"), "backup", "-r", r, "--key", key, "--stdin"],
+                       stdin=slave, capture_output=True, timeout=60)
+    os.close(master)
+    os.close(slave)
+    assert p.returncode == 1 and b"standard input is a terminal" in p.stderr, p.stderr
     # Not a terminal, and quick: no progress lines, only the summary.
     p = vigil("backup", "-r", r, "--key", key, str(src))
     assert p.returncode == 0 and p.stderr == b"", p.stderr
