@@ -1,4 +1,4 @@
-"""tests/integration/test_backup_postgresql.py — a real pg_dump through vigil's streams.
+"""tests/integration/test_backup_postgresql.py — real pg_dump and pg_basebackup through vigil's streams.
 
 Two real PostgreSQL servers (tests/integration/pg.py).  `vigil backup
 --command -- pg_dump -Fc` stores server a's database in an encrypted
@@ -7,6 +7,8 @@ which then holds the same rows.  A pg_dump that fails (a database that does
 not exist) leaves no snapshot.  A second dump after a small change stores
 little: content-defined chunks find what the first dump already holds
 (with pg_dump -Z0: its own compression would make every dump new bytes).
+pg_basebackup's tar stream, restored through tar -x, is a data directory
+a new server starts from.
 """
 
 import os
@@ -15,6 +17,7 @@ import subprocess
 import psycopg2
 
 from conftest import binary
+from pg import PgNode
 from test_postgresql import make_cluster, pg_user, template  # noqa: F401  (fixtures)
 
 
@@ -76,3 +79,32 @@ def test_pg_dump_into_the_repository_and_pg_restore_out_of_it(make_cluster, tmp_
             assert cur.fetchone() == (20000, 20)
     finally:
         got.close()
+
+
+def test_pg_basebackup_as_a_tar_stream(make_cluster, tmp_path):
+    """The other usual dump: pg_basebackup -D - -Ft -X fetch, a tar of the whole
+    data directory on standard output, restored into tar -x as a new server's
+    data directory, which starts and holds the data."""
+    c = make_cluster()
+    a = c.primary("a")
+    a.sql("create table marker (v text)")
+    a.sql("insert into marker values ('from the base backup')")
+    key, repo = str(tmp_path / "key"), str(tmp_path / "repo")
+    assert vigil("keygen", key).returncode == 0
+    assert vigil("init", "-r", repo, "--key", key).returncode == 0
+    base = [os.path.join(c.bindir, "pg_basebackup"), "-h", "127.0.0.1", "-p", str(a.port),
+            "-U", "postgres", "-D", "-", "-Ft", "-X", "fetch"]
+    p = vigil("backup", "-r", repo, "--key", key, "--job", "base", "--stdin-name", "base.tar",
+              "--command", "--", *base)
+    assert p.returncode == 0, p.stderr
+    # Restored into a new server's data directory, which then starts and has the row.
+    node = PgNode(c, "restored")
+    c.nodes["restored"] = node  # so the cluster stops it at the end
+    os.makedirs(node.data, mode=0o700)
+    p = vigil("restore", "-r", repo, "--key", key, "--job", "base", "--command", "--",
+              "tar", "-x", "-C", node.data)
+    assert p.returncode == 0, p.stderr
+    if os.geteuid() == 0:  # tar ran as us; the server runs as the test's OS user
+        subprocess.run(["chown", "-R", c.user.name, node.data], check=True)
+    node.start()
+    assert node.value("select v from marker") == "from the base backup"
