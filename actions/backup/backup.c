@@ -72,7 +72,8 @@ static bool reuse_parent(struct walk *wk, struct bk_entry *e, const struct stat 
 	e->chunks = malloc(p->nchunks ? p->nchunks * BK_ID_LEN : 1);
 	if (!e->chunks)
 		return false;
-	memcpy(e->chunks, p->chunks, p->nchunks * BK_ID_LEN);
+	if (p->nchunks)
+		memcpy(e->chunks, p->chunks, p->nchunks * BK_ID_LEN);
 	e->nchunks = p->nchunks;
 	e->size = p->size;
 	return true;

@@ -128,7 +128,8 @@ int bk_sb_read_fd(struct bk_snapbuild *sb, int fd, struct bk_entry *e)
 		err_set(sb->err, sb->errlen, "backup: out of memory");
 		return -1;
 	}
-	memcpy(e->chunks, sb->ids.p, sb->ids.len);
+	if (sb->ids.len) /* an empty stream or file: no ids, and ids.p may still be NULL */
+		memcpy(e->chunks, sb->ids.p, sb->ids.len);
 	e->nchunks = (size_t)chunks;
 	return 0;
 }

@@ -86,6 +86,11 @@ def test_command_round_trip_and_a_failing_producer(repo):
 
 def test_stdin_and_a_dump_that_changed_a_little(repo):
     tmp, key, r, dump = repo
+    # An empty stream is a snapshot of an empty file.
+    p = vigil("backup", "-r", r, "--key", key, "--job", "empty", "--stdin", input=b"")
+    assert p.returncode == 0, p.stderr
+    p = vigil("restore", "-r", r, "--key", key, "--job", "empty", "--stdout")
+    assert p.returncode == 0 and p.stdout == b"", p.stderr
     with open(dump, "rb") as f:
         p = vigil("backup", "-r", r, "--key", key, "--job", "db", "--stdin", stdin=f)
     assert p.returncode == 0, p.stderr
@@ -104,7 +109,7 @@ def test_stdin_and_a_dump_that_changed_a_little(repo):
     assert 160 << 10 < grown < 2 << 20, grown
     p = vigil("restore", "-r", r, "--key", key, "--job", "db", "--stdout")
     assert p.returncode == 0 and p.stdout == bytes(data)
-    first = snapshots(r, key)[0]["id"]
+    first = [x for x in snapshots(r, key) if x["job"] == "db"][0]["id"]
     p = vigil("restore", "-r", r, "--key", key, "--snapshot", first, "--stdout")
     assert p.returncode == 0 and p.stdout != bytes(data) and len(p.stdout) == len(data)
 
