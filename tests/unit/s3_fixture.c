@@ -229,6 +229,22 @@ long s3f_proxy_stat(const struct s3f_proxy *p, const char *field)
 	return n;
 }
 
+void s3f_assert_signed_right(const struct s3f_proxy *p)
+{
+	char path[192], *why;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "%s/stats.json", p->dir);
+	j = json_load_file(path, 0, NULL);
+	ck_assert_msg(j != NULL, "proxy stats %s unreadable", path);
+	why = json_dumps(json_object_get(j, "sig_bad_why"), 0);
+	ck_assert_msg(json_integer_value(json_object_get(j, "sig_bad")) == 0,
+		      "%lld requests signed wrong, the first: %s",
+		      (long long)json_integer_value(json_object_get(j, "sig_bad")), why ? why : "?");
+	free(why);
+	json_decref(j);
+}
+
 void s3f_config(struct bk_s3_config *c, int port, const char *prefix, const char *key_id,
 		const char *secret)
 {

@@ -36,6 +36,8 @@ void s3f_proxy_start(struct s3f_proxy *p, const char *const *extra);
 void s3f_proxy_stop(struct s3f_proxy *p);
 /* A counter from the proxy's stats ("requests", "faults", "sig_bad", ...). */
 long s3f_proxy_stat(const struct s3f_proxy *p, const char *field);
+/* No request of the test's own was signed wrong (else the reasons the proxy gave). */
+void s3f_assert_signed_right(const struct s3f_proxy *p);
 
 /*
  * Settings for a store on port under prefix: path-style, fast retries
