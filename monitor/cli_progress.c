@@ -6,7 +6,9 @@
 
 #include "common/clock.h"
 
-#define PLAIN_EVERY_MS 10000
+#define BAR_EVERY_MS 1000    /* redraws of the bar */
+#define PLAIN_EVERY_MS 10000 /* plain lines */
+
 #define BAR_WIDTH 24
 
 void cli_human_bytes(uint64_t n, char *buf, size_t len)
@@ -32,6 +34,9 @@ void cli_progress_init(struct cli_progress *p, const char *verb)
 	p->verb = verb;
 	p->tty = isatty(STDERR_FILENO) == 1;
 	p->start_ms = p->last_ms = clock_mono_ms();
+	/* A bar shows at the first step; plain lines wait their first 10 s. */
+	if (p->tty)
+		p->last_ms -= p->last_ms < BAR_EVERY_MS ? p->last_ms : BAR_EVERY_MS;
 }
 
 /* "[#########---------------]  37 %" when the total is known, else nothing. */
@@ -83,6 +88,10 @@ void cli_progress_report(void *arg, const struct bk_progress *bp)
 	uint64_t now = clock_mono_ms();
 	char text[256];
 
+	/* The library reports every step: show one a second (a line every 10 s off a terminal). */
+	if (!bp->done && now - p->last_ms < (p->tty ? BAR_EVERY_MS : PLAIN_EVERY_MS))
+		return;
+	p->last_ms = now;
 	if (p->tty) {
 		line(p, bp, text, sizeof(text));
 		/* Clear to the end of the line: the last text may have been longer. */
@@ -91,9 +100,8 @@ void cli_progress_report(void *arg, const struct bk_progress *bp)
 		fflush(p->out);
 		return;
 	}
-	if (bp->done || now - p->last_ms < PLAIN_EVERY_MS)
+	if (bp->done)
 		return; /* the verb prints its own summary at the end */
-	p->last_ms = now;
 	line(p, bp, text, sizeof(text));
 	fprintf(p->out, "%s\n", text);
 	fflush(p->out);

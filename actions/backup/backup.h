@@ -76,9 +76,10 @@ int bk_repo_lock(struct bk_repo *r, char *err, size_t errlen);
 void bk_repo_unlock(struct bk_repo *r);
 
 /*
- * Progress of a backup or a restore, reported about once a second and
- * once at the end (done).  bytes_total is 0 when not known up front (a
- * backup); path is the entry at hand, or NULL.
+ * Progress of a backup, a restore or a verify, reported at every step
+ * (a read, a file, a chunk, a pack) and once at the end (done): the
+ * receiver decides how often to show it.  bytes_total is 0 when not
+ * known up front (a backup); path is the entry at hand, or NULL.
  */
 struct bk_progress {
 	uint64_t files, bytes, bytes_total, bytes_new;

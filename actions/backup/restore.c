@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "actions/backup/snapshot.h"
@@ -50,7 +49,6 @@ struct restore {
 	uint8_t zero_id[BK_ID_LEN]; /* a verified all-zero chunk */
 	size_t zero_len;
 	uint64_t bytes_total; /* from the manifest, for progress */
-	time_t reported;
 	char first_bad[1024];
 	char *err;
 	size_t errlen;
@@ -119,14 +117,11 @@ static void report(struct restore *rs, const char *path, const char *why)
 
 static void progress(struct restore *rs, const char *path, bool done)
 {
-	time_t now = time(NULL);
 	struct bk_progress p = { .files = rs->st->files, .bytes = rs->st->bytes,
 				 .bytes_total = rs->bytes_total, .path = path, .done = done };
 
-	if (!rs->o->progress || (!done && now == rs->reported))
-		return;
-	rs->reported = now;
-	rs->o->progress(rs->o->progress_arg, &p);
+	if (rs->o->progress)
+		rs->o->progress(rs->o->progress_arg, &p);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)

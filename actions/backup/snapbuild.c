@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "actions/backup/snapshot.h"
-#include "common/clock.h"
 #include "common/error.h"
 
 static int add_tree_chunk(void *arg, const uint8_t *p, size_t n)
@@ -66,18 +65,13 @@ int bk_sb_emit(struct bk_snapbuild *sb, const struct bk_entry *e)
 	return rc;
 }
 
-void bk_sb_progress(struct bk_snapbuild *sb, const char *path, bool force)
+void bk_sb_progress(struct bk_snapbuild *sb, const char *path, bool done)
 {
-	int64_t now = (int64_t)clock_mono_ms();
-	struct bk_progress p;
+	struct bk_progress p = { .files = sb->st->files, .bytes = sb->st->bytes_read,
+				 .bytes_new = sb->w.bytes_new, .path = path, .done = done };
 
-	if (!sb->progress || (!force && now - sb->progress_ns < 1000))
-		return;
-	sb->progress_ns = now;
-	p = (struct bk_progress){ .files = sb->st->files,
-				  .bytes = sb->st->bytes_read, .bytes_new = sb->w.bytes_new,
-				  .path = path, .done = force };
-	sb->progress(sb->progress_arg, &p);
+	if (sb->progress)
+		sb->progress(sb->progress_arg, &p);
 }
 
 static int drain(struct bk_snapbuild *sb, bool eof, uint64_t *chunks)

@@ -25,7 +25,6 @@ struct bk_snapbuild {
 	struct bk_backup_stats *st;
 	bk_progress_fn progress;
 	void *progress_arg;
-	int64_t progress_ns; /* monotonic time of the last report */
 	char *err;
 	size_t errlen;
 };
@@ -43,7 +42,7 @@ int bk_sb_read_fd(struct bk_snapbuild *sb, int fd, struct bk_entry *e);
  */
 int bk_sb_finish(struct bk_snapbuild *sb, const char *job, const char *source,
 		 const char *parent, int64_t started, char id[BK_ID_HEX]);
-/* Report progress if a second has passed since the last report (or force). */
-void bk_sb_progress(struct bk_snapbuild *sb, const char *path, bool force);
+/* Report progress (the caller of the progress function decides how often to show it). */
+void bk_sb_progress(struct bk_snapbuild *sb, const char *path, bool done);
 
 #endif

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "actions/backup/snapbuild.h"
@@ -137,16 +136,13 @@ static int find_file(struct bk_repo *r, const struct bk_snapshot *s, const char 
 }
 
 static void stream_progress(const struct bk_restore_stream_opts *o, const struct bk_entry *e,
-			    uint64_t done, time_t *last, bool end)
+			    uint64_t done, bool end)
 {
-	time_t now = time(NULL);
 	struct bk_progress p = { .files = end, .bytes = done, .bytes_total = e->size,
 				 .path = e->path, .done = end };
 
-	if (!o->progress || (!end && now == *last))
-		return;
-	*last = now;
-	o->progress(o->progress_arg, &p);
+	if (o->progress)
+		o->progress(o->progress_arg, &p);
 }
 
 static int copy_out(struct bk_repo *r, const struct bk_restore_stream_opts *o,
@@ -155,7 +151,6 @@ static int copy_out(struct bk_repo *r, const struct bk_restore_stream_opts *o,
 {
 	struct bk_buf chunk = { 0 };
 	char why[512];
-	time_t last = 0;
 	int rc = 0;
 
 	*bytes = 0;
@@ -172,7 +167,7 @@ static int copy_out(struct bk_repo *r, const struct bk_restore_stream_opts *o,
 			rc = -1;
 		} else {
 			*bytes += chunk.len;
-			stream_progress(o, e, *bytes, &last, false);
+			stream_progress(o, e, *bytes, false);
 		}
 	}
 	bk_buf_free(&chunk);
@@ -183,7 +178,7 @@ static int copy_out(struct bk_repo *r, const struct bk_restore_stream_opts *o,
 		rc = -1;
 	}
 	if (rc == 0)
-		stream_progress(o, e, *bytes, &last, true);
+		stream_progress(o, e, *bytes, true);
 	return rc;
 }
 

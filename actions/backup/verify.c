@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "actions/backup/snapshot.h"
 #include "actions/backup/tree.h"
@@ -31,7 +30,6 @@ struct verify {
 	bool *bad_pack;
 	struct bk_buf plain;
 	uint64_t bytes_read, bytes_total; /* packs read whole, for progress */
-	time_t reported;
 };
 
 static void problem(struct verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -173,17 +171,14 @@ static int read_pack(struct verify *v, size_t i, const struct by_pack *b, size_t
 	return rc;
 }
 
-/* About once a second while packs are read whole, and at the end. */
+/* After each pack read whole. */
 static void progress(struct verify *v, bool done)
 {
-	time_t now = time(NULL);
 	struct bk_progress p = { .bytes = v->bytes_read, .bytes_total = v->bytes_total,
 				 .done = done };
 
-	if (!v->o->progress || (!done && now == v->reported))
-		return;
-	v->reported = now;
-	v->o->progress(v->o->progress_arg, &p);
+	if (v->o->progress)
+		v->o->progress(v->o->progress_arg, &p);
 }
 
 /* Every pack once, its chunks found through one sorted list (not a scan per pack). */
