@@ -16,9 +16,10 @@
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const hook_vars[] = {
+const char *const conf_hook_vars[] = {
 	"cluster", "node", "address", "old_primary", "new_primary", "epoch",
 };
+const size_t conf_n_hook_vars = N_ELEMS(conf_hook_vars);
 static const char *const balancer_keys[] = {
 	"type", "upstream", "file", "check", "reload", "standby", "timeout",
 	"server_options", "pid_file", "backend", "socket", "state_file", NULL,
@@ -144,14 +145,14 @@ void conf_load_hooks(const struct lgrp *cg, struct conf_hooks *h)
 		return;
 	lu_check_keys(&g, hooks_keys);
 	if (lu_argv(&g, "fence", false, &h->fence) == 1)
-		lu_check_argv_tmpl(&g, "fence", h->fence, hook_vars, N_ELEMS(hook_vars));
+		lu_check_argv_tmpl(&g, "fence", h->fence, conf_hook_vars, conf_n_hook_vars);
 	lu_bool(&g, "fence_required", true, &h->fence_required);
 	if (lu_argv(&g, "promote", false, &h->promote) == 1)
-		lu_check_argv_tmpl(&g, "promote", h->promote, hook_vars, N_ELEMS(hook_vars));
+		lu_check_argv_tmpl(&g, "promote", h->promote, conf_hook_vars, conf_n_hook_vars);
 	if (lu_argv(&g, "restore", false, &h->restore) == 1)
-		lu_check_argv_tmpl(&g, "restore", h->restore, hook_vars, N_ELEMS(hook_vars));
+		lu_check_argv_tmpl(&g, "restore", h->restore, conf_hook_vars, conf_n_hook_vars);
 	if (lu_argv(&g, "follow", false, &h->follow) == 1)
-		lu_check_argv_tmpl(&g, "follow", h->follow, hook_vars, N_ELEMS(hook_vars));
+		lu_check_argv_tmpl(&g, "follow", h->follow, conf_hook_vars, conf_n_hook_vars);
 	if (lu_duration(&g, "timeout", "30s", &h->timeout_ms) == 1)
 		lu_duration_min(&g, "timeout", h->timeout_ms, 1);
 }

@@ -10,6 +10,10 @@
 #include "conf/config.h"
 #include "conf/load_util.h"
 
+/* The placeholders a hook argv may use (and the built-in restore's target and command). */
+extern const char *const conf_hook_vars[];
+extern const size_t conf_n_hook_vars;
+
 void conf_load_balancers(const struct lgrp *g, struct conf_cluster *c);
 void conf_load_hooks(const struct lgrp *cg, struct conf_hooks *h);
 void conf_load_alerts(const struct lgrp *g, struct conf_alert **alerts, size_t *n_alerts);

@@ -11,12 +11,6 @@
 #include "conf/load_int.h"
 #include "conf/load_util.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* The hook placeholders: the restore runs where the hooks would. */
-static const char *const restore_vars[] = {
-	"cluster", "node", "address", "old_primary", "new_primary", "epoch",
-};
 static const char *const restore_keys[] = {
 	"backup", "snapshot", "target", "command", "timeout", NULL,
 };
@@ -36,15 +30,17 @@ void conf_load_restore(const struct lgrp *cg, struct conf_cluster *c)
 	lu_string(&g, "snapshot", false, "latest", &r->snapshot);
 	if (lu_duration(&g, "timeout", "1h", &r->timeout_ms) == 1)
 		lu_duration_min(&g, "timeout", r->timeout_ms, 1000);
+	/* target and command take the hook placeholders: the restore runs where the hooks would. */
 	has_target = lu_member(&g, "target") != NULL;
 	has_command = lu_member(&g, "command") != NULL;
 	if (has_target == has_command)
 		lu_err(g.lc, g.s, "'restore' needs either a 'target' directory or a 'command' fed "
 		       "the stream, not %s", has_target ? "both" : "neither");
 	else if (has_target && lu_string(&g, "target", true, NULL, &r->target) == 1)
-		lu_check_tmpl(&g, "target", r->target, restore_vars, N_ELEMS(restore_vars));
+		lu_check_tmpl(&g, "target", r->target, conf_hook_vars, conf_n_hook_vars);
 	else if (has_command && lu_argv(&g, "command", true, &r->command) == 1)
-		lu_check_argv_tmpl(&g, "command", r->command, restore_vars, N_ELEMS(restore_vars));
+		lu_check_argv_tmpl(&g, "command", r->command, conf_hook_vars,
+				   conf_n_hook_vars);
 	if (r->target && r->target[0] != '/')
 		lu_err(g.lc, lu_where(&g, "target"), "'target' must be an absolute path, got \"%s\"",
 		       r->target);
