@@ -135,7 +135,7 @@ static void teardown(void)
 	pf_teardown(&f);
 }
 
-static int count_in(const char *repo, const char *dir)
+int sf_count_in(const char *repo, const char *dir)
 {
 	char path[PATH_MAX];
 
@@ -164,8 +164,8 @@ START_TEST(mirror_holds_the_same_objects_and_restores)
 
 	sf_sync_ok(r, mirror, &st);
 	ck_assert_uint_eq(st.snapshots_uploaded, 2);
-	ck_assert_uint_eq(st.packs_uploaded, (uint64_t)count_in(f.repo, "data"));
-	ck_assert_uint_eq(st.index_uploaded, (uint64_t)count_in(f.repo, "index"));
+	ck_assert_uint_eq(st.packs_uploaded, (uint64_t)sf_count_in(f.repo, "data"));
+	ck_assert_uint_eq(st.index_uploaded, (uint64_t)sf_count_in(f.repo, "index"));
 	ck_assert_uint_eq(st.bytes_uploaded, bytes);
 	ck_assert_uint_eq(st.removed, 0);
 	ck_assert_uint_eq(st.damaged, 0);
@@ -192,12 +192,12 @@ START_TEST(second_backup_uploads_only_new_objects)
 
 	sf_sync_ok(r, mirror, &st);
 	sf_objects(f.repo, &files0, &bytes0);
-	packs0 = count_in(f.repo, "data");
-	index0 = count_in(f.repo, "index");
+	packs0 = sf_count_in(f.repo, "data");
+	index0 = sf_count_in(f.repo, "index");
 	pf_next_version(&f);
 	pf_backup(r, &f, "db");
 	sf_objects(f.repo, &files1, &bytes1);
-	ck_assert_int_gt(count_in(f.repo, "data"), packs0);
+	ck_assert_int_gt(sf_count_in(f.repo, "data"), packs0);
 
 	ck_assert_msg(sf_sync(r, mirror, true, &dry, NULL, NULL, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(dry.snapshots_pending, 1);
@@ -207,8 +207,8 @@ START_TEST(second_backup_uploads_only_new_objects)
 
 	sf_sync_ok(r, mirror, &st);
 	ck_assert_uint_eq(st.snapshots_uploaded, 1);
-	ck_assert_uint_eq(st.packs_uploaded, (uint64_t)(count_in(f.repo, "data") - packs0));
-	ck_assert_uint_eq(st.index_uploaded, (uint64_t)(count_in(f.repo, "index") - index0));
+	ck_assert_uint_eq(st.packs_uploaded, (uint64_t)(sf_count_in(f.repo, "data") - packs0));
+	ck_assert_uint_eq(st.index_uploaded, (uint64_t)(sf_count_in(f.repo, "index") - index0));
 	ck_assert_uint_eq(st.bytes_uploaded, bytes1 - bytes0);
 	sf_assert_same_objects(f.repo, mirror);
 	sf_assert_sound_mirror(&f, mirror);
@@ -305,11 +305,11 @@ START_TEST(damaged_pack_fails_before_any_index_leaves)
 	char err[1024] = "", bad[PATH_MAX], path[PATH_MAX];
 
 	sf_sync_ok(r, mirror, &st);
-	index0 = count_in(mirror, "index");
-	packs0 = count_in(mirror, "data");
+	index0 = sf_count_in(mirror, "index");
+	packs0 = sf_count_in(mirror, "data");
 	pf_next_version(&f);
 	pf_backup(r, &f, "db");
-	packs1 = count_in(f.repo, "data");
+	packs1 = sf_count_in(f.repo, "data");
 	ck_assert_int_ge(packs1 - packs0, 2);
 	damage_a_new_pack(bad, sizeof(bad));
 
@@ -321,8 +321,8 @@ START_TEST(damaged_pack_fails_before_any_index_leaves)
 	ck_assert_uint_eq(st.index_uploaded + st.snapshots_uploaded + st.removed, 0);
 	ck_assert(st.pending_known);
 	ck_assert_uint_eq(st.snapshots_pending, 1);
-	ck_assert_int_eq(count_in(mirror, "index"), index0);
-	ck_assert_int_eq(count_in(mirror, "snapshots"), 1);
+	ck_assert_int_eq(sf_count_in(mirror, "index"), index0);
+	ck_assert_int_eq(sf_count_in(mirror, "snapshots"), 1);
 	bkf_join(path, sizeof(path), mirror, bad);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	/* The mirror still holds the first snapshot, whole. */
@@ -334,7 +334,7 @@ END_TEST
 /* Whether the mirror directory gained any object (besides what the test made). */
 static int objects_in(const char *repo)
 {
-	return count_in(repo, "data") + count_in(repo, "index") + count_in(repo, "snapshots");
+	return sf_count_in(repo, "data") + sf_count_in(repo, "index") + sf_count_in(repo, "snapshots");
 }
 
 START_TEST(other_repositories_are_refused)
@@ -393,7 +393,7 @@ START_TEST(locked_target_is_refused)
 	bkf_write(path, lock, strlen(lock), 0600);
 	ck_assert_int_eq(sf_sync(r, mirror, false, &st, NULL, NULL, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "is locked by pid"), "%s", err);
-	ck_assert_int_eq(count_in(mirror, "snapshots"), 1);
+	ck_assert_int_eq(sf_count_in(mirror, "snapshots"), 1);
 	/* The source's lock was given back: a backup can run. */
 	pf_next_version(&f);
 	pf_backup(r, &f, "db");

@@ -24,6 +24,8 @@ void sf_assert_same_objects(const char *a, const char *b);
 struct bk_repo *sf_open(const char *where, const char *key);
 /* The mirror opens, verifies with every chunk read, and every snapshot it lists restores. */
 void sf_assert_sound_mirror(struct pf *f, const char *where);
+/* Files under repo/dir (dir = "data", "index", "snapshots"). */
+int sf_count_in(const char *repo, const char *dir);
 /* Objects in a local repository: files and bytes of config, data, index and snapshots. */
 void sf_objects(const char *repo, uint64_t *files, uint64_t *bytes);
 /* Forget all but the newest snapshot of job "db" and prune (repacking), in r. */

@@ -40,13 +40,6 @@ static void teardown(void)
 	pf_teardown(&f);
 }
 
-static int count_in(const char *repo, const char *dir)
-{
-	char path[PATH_MAX];
-
-	bkf_join(path, sizeof(path), repo, dir);
-	return bkf_count_files(path);
-}
 
 /* Stops the sync (or kills the process, with kill) once n objects have moved. */
 struct stopper {
@@ -119,8 +112,8 @@ START_TEST(stopped_after_every_object_resumes)
 	sf_objects(f.repo, &files, &bytes);
 	sync_in_steps(r, mirror, 1, &t);
 	/* Nothing was sent twice. */
-	ck_assert_uint_eq(t.packs, (uint64_t)count_in(f.repo, "data"));
-	ck_assert_uint_eq(t.index, (uint64_t)count_in(f.repo, "index"));
+	ck_assert_uint_eq(t.packs, (uint64_t)sf_count_in(f.repo, "data"));
+	ck_assert_uint_eq(t.index, (uint64_t)sf_count_in(f.repo, "index"));
 	ck_assert_uint_eq(t.snapshots, 3);
 	ck_assert_uint_eq(t.bytes, bytes);
 	ck_assert_int_ge(t.runs, (int)files);
@@ -180,7 +173,7 @@ static void check_after_kill(const char *where, bool local)
 	bk_repo_close(r);
 	if (local) {
 		sf_assert_same_objects(f.repo, where);
-		ck_assert_int_eq(count_in(where, "tmp"), 0);
+		ck_assert_int_eq(sf_count_in(where, "tmp"), 0);
 	}
 	sf_assert_sound_mirror(&f, where);
 }
@@ -293,19 +286,19 @@ START_TEST(s3_mirror_round_trip)
 	ck_assert_uint_eq(dry.objects_pending, files);
 	ck_assert_uint_eq(dry.snapshots_pending, 2);
 	sf_sync_ok(r, url, &st);
-	ck_assert_uint_eq(st.packs_uploaded, (uint64_t)count_in(f.repo, "data"));
+	ck_assert_uint_eq(st.packs_uploaded, (uint64_t)sf_count_in(f.repo, "data"));
 	ck_assert_uint_eq(st.snapshots_uploaded, 2);
 	ck_assert_uint_eq(st.bytes_uploaded, bytes);
 	assert_in_step(r, url);
 	sf_assert_sound_mirror(&f, url);
 
 	/* Only the new objects go up. */
-	packs0 = count_in(f.repo, "data");
+	packs0 = sf_count_in(f.repo, "data");
 	pf_next_version(&f);
 	pf_backup(r, &f, "db");
 	sf_objects(f.repo, &files1, &bytes1);
 	sf_sync_ok(r, url, &st);
-	ck_assert_uint_eq(st.packs_uploaded, (uint64_t)(count_in(f.repo, "data") - packs0));
+	ck_assert_uint_eq(st.packs_uploaded, (uint64_t)(sf_count_in(f.repo, "data") - packs0));
 	ck_assert_uint_eq(st.snapshots_uploaded, 1);
 	ck_assert_uint_eq(st.bytes_uploaded, bytes1 - bytes);
 
