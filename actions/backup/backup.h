@@ -40,6 +40,7 @@
 #define BK_DEFAULT_CHUNK_AVG (16u << 10)
 #define BK_DEFAULT_CHUNK_MAX (64u << 10)
 #define BK_DEFAULT_PACK_SIZE (16u << 20)
+#define BK_DEFAULT_SEGMENT_SIZE (512u << 10)
 #define BK_DEFAULT_ZSTD_LEVEL 3
 #define BK_DEFAULT_LOCK_STALE_S (60u * 60u)
 
@@ -48,6 +49,8 @@ struct bk_repo;
 struct bk_repo_params {
 	uint32_t chunk_min, chunk_avg, chunk_max; /* avg a power of two */
 	uint32_t pack_size;                       /* target pack size, 64 KiB..1 GiB */
+	uint32_t segment_size; /* chunks compressed together, 16 KiB..16 MiB, under pack_size */
+	unsigned format;       /* 2; 1 (one chunk per blob) only to test old repositories */
 	int zstd_level;                           /* 1..19 */
 	const char *key_file; /* NULL: unencrypted (never for an offsite repository) */
 };

@@ -21,8 +21,12 @@
 
 #include "common/error.h"
 
-/* A slot whose buffers grew past this (a huge chunk) gives them back. */
-#define SLOT_KEEP_CAP (1u << 20)
+/*
+ * A slot whose buffers grew past this gives them back: the ring cycles
+ * through every slot, and kept segment-sized buffers in all of them would
+ * hold several times the bytes ever in flight.
+ */
+#define SLOT_KEEP_CAP (128u << 10)
 /*
  * An idle worker is woken once this many jobs wait for one, not for each:
  * a chunk takes tens of microseconds to encode, about what a wake-up and

@@ -11,13 +11,31 @@
 #include "common/error.h"
 
 #define INDEX_MAGIC "VGIX"
-#define INDEX_VERSION 1
 #define INDEX_MAX (1u << 30)
 
 struct pack_slot {
 	uint8_t id[BK_ID_LEN];
 	uint32_t pos;
 };
+
+static void set_location(struct bk_ientry *ie, const struct bk_pack_entry *e)
+{
+	ie->offset = e->offset;
+	ie->stored_len = e->stored_len;
+	ie->seg_len = e->seg_len;
+	ie->chunk_off = e->chunk_off;
+	ie->raw_len = e->raw_len;
+}
+
+void bk_ientry_location(const struct bk_ientry *ie, struct bk_pack_entry *pe)
+{
+	memcpy(pe->id, ie->id, BK_ID_LEN);
+	pe->offset = ie->offset;
+	pe->stored_len = ie->stored_len;
+	pe->seg_len = ie->seg_len;
+	pe->chunk_off = ie->chunk_off;
+	pe->raw_len = ie->raw_len;
+}
 
 void bk_index_init(struct bk_index *x)
 {
@@ -55,10 +73,8 @@ int bk_index_add_pending(struct bk_index *x, const struct bk_pack_entry *e, char
 		return -1;
 	}
 	if (!existed) {
+		set_location(ie, e);
 		ie->pack = BK_PACK_PENDING;
-		ie->offset = e->offset;
-		ie->stored_len = e->stored_len;
-		ie->raw_len = e->raw_len;
 	}
 	return 0;
 }
@@ -111,10 +127,8 @@ int bk_index_add_pack(struct bk_index *x, const uint8_t id[BK_ID_LEN], uint64_t 
 		}
 		if (existed && ie->pack != BK_PACK_PENDING)
 			continue;
+		set_location(ie, &ents[i]);
 		ie->pack = (uint32_t)pos;
-		ie->offset = ents[i].offset;
-		ie->stored_len = ents[i].stored_len;
-		ie->raw_len = ents[i].raw_len;
 	}
 	return 0;
 }
@@ -144,40 +158,40 @@ int bk_index_truncate(struct bk_index *x, size_t keep, char *err, size_t errlen)
 
 /* ---- index files ---- */
 
-int bk_index_record(struct bk_buf *plain, const uint8_t id[BK_ID_LEN], uint64_t size,
-		    const struct bk_pack_entry *ents, size_t n)
+int bk_index_record(struct bk_buf *plain, unsigned version, const uint8_t id[BK_ID_LEN],
+		    uint64_t size, const struct bk_pack_entry *ents, size_t n)
 {
+	size_t elen = bk_pack_entry_len(version);
 	uint8_t *p;
 
-	if (bk_buf_reserve(plain, BK_ID_LEN + 12 + n * BK_PACK_ENTRY_LEN) < 0)
+	if (bk_buf_reserve(plain, BK_ID_LEN + 12 + n * elen) < 0)
 		return -1;
 	p = plain->p + plain->len;
 	memcpy(p, id, BK_ID_LEN);
 	bk_put_le64(p + 32, size);
 	bk_put_le32(p + 40, (uint32_t)n);
 	p += BK_ID_LEN + 12;
-	for (size_t i = 0; i < n; i++, p += BK_PACK_ENTRY_LEN) {
-		memcpy(p, ents[i].id, BK_ID_LEN);
-		bk_put_le32(p + 32, ents[i].offset);
-		bk_put_le32(p + 36, ents[i].stored_len);
-		bk_put_le32(p + 40, ents[i].raw_len);
-	}
+	for (size_t i = 0; i < n; i++, p += elen)
+		if (bk_pack_entry_write(&ents[i], p, version) < 0)
+			return -1; /* the caller mixed versions: never written */
 	plain->len = (size_t)(p - plain->p);
 	return 0;
 }
 
-void bk_index_header(struct bk_buf *plain, uint32_t npacks)
+void bk_index_header(struct bk_buf *plain, unsigned version, uint32_t npacks)
 {
 	memcpy(plain->p, INDEX_MAGIC, 4);
-	bk_put_le32(plain->p + 4, INDEX_VERSION);
+	bk_put_le32(plain->p + 4, version);
 	bk_put_le32(plain->p + 8, npacks);
 }
 
 /* One pack record at *p (len bytes left); advances *p. */
-static int parse_pack(struct bk_index *x, const uint8_t **p, size_t *left, char *err,
-		      size_t errlen)
+static int parse_pack(struct bk_index *x, unsigned version, const uint8_t **p, size_t *left,
+		      char *err, size_t errlen)
 {
 	const uint8_t *q = *p;
+	size_t elen = bk_pack_entry_len(version);
+	char why[96];
 	struct bk_pack_entry *ents;
 	uint64_t size;
 	uint32_t n;
@@ -187,7 +201,7 @@ static int parse_pack(struct bk_index *x, const uint8_t **p, size_t *left, char 
 		goto short_file;
 	size = bk_get_le64(q + 32);
 	n = bk_get_le32(q + 40);
-	if ((*left - BK_ID_LEN - 12) / BK_PACK_ENTRY_LEN < n)
+	if ((*left - BK_ID_LEN - 12) / elen < n)
 		goto short_file;
 	ents = calloc(n ? n : 1, sizeof(*ents));
 	if (!ents) {
@@ -195,22 +209,17 @@ static int parse_pack(struct bk_index *x, const uint8_t **p, size_t *left, char 
 		return -1;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *e = q + BK_ID_LEN + 12 + (size_t)i * BK_PACK_ENTRY_LEN;
-
-		memcpy(ents[i].id, e, BK_ID_LEN);
-		ents[i].offset = bk_get_le32(e + 32);
-		ents[i].stored_len = bk_get_le32(e + 36);
-		ents[i].raw_len = bk_get_le32(e + 40);
-		if ((uint64_t)ents[i].offset + ents[i].stored_len > size) {
+		bk_pack_entry_read(&ents[i], q + BK_ID_LEN + 12 + (size_t)i * elen, version);
+		if (bk_pack_entry_check(&ents[i], size, why, sizeof(why)) < 0) {
 			free(ents);
-			err_set(err, errlen, "index: blob beyond the end of its pack");
+			err_set(err, errlen, "index: %s", why);
 			return -1;
 		}
 	}
 	rc = bk_index_add_pack(x, q, size, ents, n, err, errlen);
 	free(ents);
-	*p = q + BK_ID_LEN + 12 + (size_t)n * BK_PACK_ENTRY_LEN;
-	*left -= BK_ID_LEN + 12 + (size_t)n * BK_PACK_ENTRY_LEN;
+	*p = q + BK_ID_LEN + 12 + (size_t)n * elen;
+	*left -= BK_ID_LEN + 12 + (size_t)n * elen;
 	return rc;
 short_file:
 	err_set(err, errlen, "index: truncated pack record");
@@ -222,17 +231,17 @@ int bk_index_parse(struct bk_index *x, const uint8_t *plain, size_t len, char *e
 {
 	const uint8_t *p = plain + BK_INDEX_HEADER_LEN;
 	size_t left;
-	uint32_t npacks;
+	uint32_t npacks, version;
 
 	if (len < BK_INDEX_HEADER_LEN || memcmp(plain, INDEX_MAGIC, 4) != 0 ||
-	    bk_get_le32(plain + 4) != INDEX_VERSION) {
+	    ((version = bk_get_le32(plain + 4)) != 1 && version != 2)) {
 		err_set(err, errlen, "index: bad magic or version");
 		return -1;
 	}
 	npacks = bk_get_le32(plain + 8);
 	left = len - BK_INDEX_HEADER_LEN;
 	for (uint32_t i = 0; i < npacks; i++)
-		if (parse_pack(x, &p, &left, err, errlen) < 0)
+		if (parse_pack(x, version, &p, &left, err, errlen) < 0)
 			return -1;
 	if (left != 0) {
 		err_set(err, errlen, "index: %zu bytes after the last pack", left);

@@ -1,16 +1,17 @@
 /*
  * actions/backup/index.h — which pack holds each chunk.
  *
- * In memory: one table chunk id → (pack, offset, stored length, plaintext
- * length) and the list of packs with their sizes.  On disk: index/<id>
+ * In memory: one table chunk id → (pack, its segment's offset, stored
+ * length and plaintext length, the chunk's offset and length in that
+ * plaintext) and the list of packs with their sizes.  On disk: index/<id>
  * files, each a stored blob (zstd, encrypted when the repository is)
  * whose plaintext is
  *
- *   "VGIX" | u32 version 1 | u32 pack count |
- *   per pack: id[32] | u64 size | u32 blob count | blob count x
- *             (id[32] | u32 offset | u32 stored length | u32 plaintext length)
+ *   "VGIX" | u32 version | u32 pack count |
+ *   per pack: id[32] | u64 size | u32 chunk count | chunk count x
+ *             the chunk's record as in a pack header (pack.h)
  *
- * all little-endian.  Loading is duplicate-tolerant: the first location
+ * all little-endian; version 1 or 2, as the pack headers.  Loading is duplicate-tolerant: the first location
  * seen for a chunk wins, any later one (the same chunk packed twice by two
  * runs) is ignored, as is a pack listed twice.
  *
@@ -35,7 +36,8 @@
 struct bk_ientry {
 	uint8_t id[BK_ID_LEN];
 	uint32_t pack; /* into bk_index.packs, or BK_PACK_PENDING */
-	uint32_t offset, stored_len, raw_len;
+	uint32_t offset, stored_len, seg_len; /* its segment (pack.h) */
+	uint32_t chunk_off, raw_len;          /* the chunk in the segment's plaintext */
 };
 
 struct bk_ipack {
@@ -70,11 +72,13 @@ int bk_index_add_pack(struct bk_index *x, const uint8_t id[BK_ID_LEN], uint64_t 
  */
 int bk_index_truncate(struct bk_index *x, size_t keep, char *err, size_t errlen);
 
-/* Append one pack's record to an index file's plaintext. */
-int bk_index_record(struct bk_buf *plain, const uint8_t id[BK_ID_LEN], uint64_t size,
-		    const struct bk_pack_entry *ents, size_t n);
+/* Append one pack's record to an index file's plaintext (format version 1 or 2). */
+int bk_index_record(struct bk_buf *plain, unsigned version, const uint8_t id[BK_ID_LEN],
+		    uint64_t size, const struct bk_pack_entry *ents, size_t n);
 /* Fill the header of plain (which starts with BK_INDEX_HEADER_LEN reserved bytes). */
-void bk_index_header(struct bk_buf *plain, uint32_t npacks);
+void bk_index_header(struct bk_buf *plain, unsigned version, uint32_t npacks);
+/* An index entry's location as a pack entry (the form index files and pack headers hold). */
+void bk_ientry_location(const struct bk_ientry *ie, struct bk_pack_entry *pe);
 /* Add every pack of one index file's plaintext. */
 int bk_index_parse(struct bk_index *x, const uint8_t *plain, size_t len, char *err,
 		   size_t errlen);

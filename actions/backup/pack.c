@@ -16,8 +16,9 @@
 
 #define HEADER_MAGIC "VGPH"
 #define TRAILER_MAGIC "VGPK"
-#define PACK_VERSION 1
 #define HEADER_FIXED 12
+/* A 4 GiB pack of 4 KiB chunks has a million entries. */
+#define HEADER_MAX (HEADER_FIXED + (1u << 20) * BK_PACK_ENTRY_LEN_V2)
 
 void bk_packw_init(struct bk_packw *w)
 {
@@ -56,42 +57,66 @@ static int grow_entries(struct bk_packw *w, char *err, size_t errlen)
 	return 0;
 }
 
-/* Record the blob that ends the pack's data, starting at off. */
-static void add_entry(struct bk_packw *w, const uint8_t id[BK_ID_LEN], size_t off, size_t len)
+/* Record chunks ch[0..n) of the segment that ends the pack's data, starting at off. */
+static int add_entries(struct bk_packw *w, size_t off, size_t seg_len,
+		       const struct bk_seg_chunk *ch, size_t n, char *err, size_t errlen)
 {
-	memcpy(w->ents[w->n].id, id, BK_ID_LEN);
-	w->ents[w->n].offset = (uint32_t)off;
-	w->ents[w->n].stored_len = (uint32_t)(w->data.len - off);
-	w->ents[w->n].raw_len = (uint32_t)len;
-	w->n++;
-}
+	for (size_t i = 0; i < n; i++) {
+		struct bk_pack_entry *e;
 
-int bk_packw_add(struct bk_packw *w, struct bk_codec *c, const uint8_t id[BK_ID_LEN],
-		 const void *plain, size_t len, char *err, size_t errlen)
-{
-	size_t off = w->data.len;
-
-	if (grow_entries(w, err, errlen) < 0)
-		return -1;
-	if (off > UINT32_MAX - len - 1024) {
-		err_set(err, errlen, "pack: over 4 GiB");
-		return -1;
+		if (grow_entries(w, err, errlen) < 0)
+			return -1;
+		e = &w->ents[w->n++];
+		memcpy(e->id, ch[i].id, BK_ID_LEN);
+		e->offset = (uint32_t)off;
+		e->stored_len = (uint32_t)(w->data.len - off);
+		e->seg_len = (uint32_t)seg_len;
+		e->chunk_off = ch[i].off;
+		e->raw_len = ch[i].len;
 	}
-	if (bk_encode(c, plain, len, true, &w->data, err, errlen) < 0)
-		return -1;
-	add_entry(w, id, off, len);
 	return 0;
 }
 
-int bk_packw_append(struct bk_packw *w, const uint8_t id[BK_ID_LEN], const void *stored,
-		    size_t stored_len, size_t raw_len, char *err, size_t errlen)
+/* A segment of len bytes holding ch[0..n) that fits the format's limits. */
+static int seg_ok(size_t off, size_t len, const struct bk_seg_chunk *ch, size_t n, char *err,
+		  size_t errlen)
+{
+	if (n == 0 || len > BK_SEGMENT_MAX) {
+		err_set(err, errlen, "pack: segment of %zu chunks, %zu bytes", n, len);
+		return -1;
+	}
+	if (off > UINT32_MAX - 1024 - (len + len / 64 + 1024)) {
+		err_set(err, errlen, "pack: over 4 GiB");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((uint64_t)ch[i].off + ch[i].len > len) {
+			err_set(err, errlen, "pack: chunk %zu outside its segment", i);
+			return -1;
+		}
+	return 0;
+}
+
+int bk_packw_add(struct bk_packw *w, struct bk_codec *c, const void *plain, size_t len,
+		 const struct bk_seg_chunk *ch, size_t n, char *err, size_t errlen)
 {
 	size_t off = w->data.len;
 
-	if (grow_entries(w, err, errlen) < 0)
+	if (seg_ok(off, len, ch, n, err, errlen) < 0)
 		return -1;
-	if (raw_len > UINT32_MAX || stored_len > UINT32_MAX - 1024 ||
-	    off > UINT32_MAX - 1024 - stored_len) {
+	if (bk_encode(c, plain, len, true, &w->data, err, errlen) < 0)
+		return -1;
+	return add_entries(w, off, len, ch, n, err, errlen);
+}
+
+int bk_packw_append(struct bk_packw *w, const void *stored, size_t stored_len, size_t raw_len,
+		    const struct bk_seg_chunk *ch, size_t n, char *err, size_t errlen)
+{
+	size_t off = w->data.len;
+
+	if (seg_ok(off, raw_len, ch, n, err, errlen) < 0)
+		return -1;
+	if (stored_len > UINT32_MAX - 1024 || off > UINT32_MAX - 1024 - stored_len) {
 		err_set(err, errlen, "pack: over 4 GiB");
 		return -1;
 	}
@@ -99,35 +124,87 @@ int bk_packw_append(struct bk_packw *w, const uint8_t id[BK_ID_LEN], const void 
 		err_set(err, errlen, "pack: out of memory");
 		return -1;
 	}
-	add_entry(w, id, off, raw_len);
+	return add_entries(w, off, raw_len, ch, n, err, errlen);
+}
+
+size_t bk_pack_entry_len(unsigned version)
+{
+	return version == 1 ? BK_PACK_ENTRY_LEN_V1 : BK_PACK_ENTRY_LEN_V2;
+}
+
+int bk_pack_entry_write(const struct bk_pack_entry *e, uint8_t *p, unsigned version)
+{
+	if (version == 1 && (e->chunk_off != 0 || e->seg_len != e->raw_len))
+		return -1;
+	memcpy(p, e->id, BK_ID_LEN);
+	bk_put_le32(p + 32, e->offset);
+	bk_put_le32(p + 36, e->stored_len);
+	if (version == 1) {
+		bk_put_le32(p + 40, e->raw_len);
+		return 0;
+	}
+	bk_put_le32(p + 40, e->seg_len);
+	bk_put_le32(p + 44, e->chunk_off);
+	bk_put_le32(p + 48, e->raw_len);
 	return 0;
 }
 
-int bk_packw_seal(struct bk_packw *w, struct bk_codec *c, uint8_t id[BK_ID_LEN], char *err,
-		  size_t errlen)
+void bk_pack_entry_read(struct bk_pack_entry *e, const uint8_t *p, unsigned version)
 {
-	struct bk_buf h = { 0 };
-	size_t before = w->data.len;
-	uint8_t *p, trailer[BK_PACK_TRAILER_LEN];
-	int rc = -1;
+	memcpy(e->id, p, BK_ID_LEN);
+	e->offset = bk_get_le32(p + 32);
+	e->stored_len = bk_get_le32(p + 36);
+	if (version == 1) {
+		/* A version 1 blob is a segment of exactly one chunk. */
+		e->raw_len = e->seg_len = bk_get_le32(p + 40);
+		e->chunk_off = 0;
+		return;
+	}
+	e->seg_len = bk_get_le32(p + 40);
+	e->chunk_off = bk_get_le32(p + 44);
+	e->raw_len = bk_get_le32(p + 48);
+}
 
-	if (bk_buf_reserve(&h, HEADER_FIXED + w->n * BK_PACK_ENTRY_LEN) < 0) {
+/* The header's plaintext into h. */
+static int header_plain(const struct bk_packw *w, unsigned version, struct bk_buf *h, char *err,
+			size_t errlen)
+{
+	size_t elen = bk_pack_entry_len(version);
+	uint8_t *p;
+
+	if (bk_buf_reserve(h, HEADER_FIXED + w->n * elen) < 0) {
 		err_set(err, errlen, "pack: out of memory");
 		return -1;
 	}
-	p = h.p;
+	p = h->p;
 	memcpy(p, HEADER_MAGIC, 4);
-	bk_put_le32(p + 4, PACK_VERSION);
+	bk_put_le32(p + 4, version);
 	bk_put_le32(p + 8, (uint32_t)w->n);
 	p += HEADER_FIXED;
-	for (size_t i = 0; i < w->n; i++, p += BK_PACK_ENTRY_LEN) {
-		memcpy(p, w->ents[i].id, BK_ID_LEN);
-		bk_put_le32(p + 32, w->ents[i].offset);
-		bk_put_le32(p + 36, w->ents[i].stored_len);
-		bk_put_le32(p + 40, w->ents[i].raw_len);
+	for (size_t i = 0; i < w->n; i++, p += elen)
+		if (bk_pack_entry_write(&w->ents[i], p, version) < 0) {
+			err_set(err, errlen, "pack: a version 1 pack holds one chunk per blob");
+			return -1;
+		}
+	h->len = (size_t)(p - h->p);
+	return 0;
+}
+
+int bk_packw_seal(struct bk_packw *w, struct bk_codec *c, unsigned version,
+		  uint8_t id[BK_ID_LEN], char *err, size_t errlen)
+{
+	struct bk_buf h = { 0 };
+	size_t before = w->data.len;
+	uint8_t trailer[BK_PACK_TRAILER_LEN];
+	int rc = -1;
+
+	if (version != 1 && version != 2) {
+		err_set(err, errlen, "pack: no format version %u", version);
+		return -1;
 	}
-	h.len = (size_t)(p - h.p);
-	if (bk_encode(c, h.p, h.len, false, &w->data, err, errlen) == 0) {
+	/* Version 2 compresses the header: a segment's fields repeat per chunk. */
+	if (header_plain(w, version, &h, err, errlen) == 0 &&
+	    bk_encode(c, h.p, h.len, version >= 2, &w->data, err, errlen) == 0) {
 		bk_put_le32(trailer, (uint32_t)(w->data.len - before));
 		memcpy(trailer + 4, TRAILER_MAGIC, 4);
 		if (bk_buf_append(&w->data, trailer, sizeof(trailer)) == 0) {
@@ -141,21 +218,37 @@ int bk_packw_seal(struct bk_packw *w, struct bk_codec *c, uint8_t id[BK_ID_LEN],
 	return rc;
 }
 
+int bk_pack_entry_check(const struct bk_pack_entry *e, uint64_t end, char *err, size_t errlen)
+{
+	if ((uint64_t)e->offset + e->stored_len > end) {
+		err_set(err, errlen, "segment beyond the end of its pack");
+		return -1;
+	}
+	if (e->raw_len > BK_CHUNK_MAX_LIMIT || e->seg_len > BK_SEGMENT_MAX ||
+	    (uint64_t)e->chunk_off + e->raw_len > e->seg_len) {
+		err_set(err, errlen, "chunk outside its segment");
+		return -1;
+	}
+	return 0;
+}
+
 /* Entries from a decoded header, each inside [0, end). */
 static int parse_entries(const struct bk_buf *h, size_t end, struct bk_pack_entry **ents,
 			 size_t *n, char *err, size_t errlen)
 {
-	uint32_t count;
+	uint32_t count, version;
+	size_t elen;
 	const uint8_t *p = h->p + HEADER_FIXED;
+	char why[96];
 
 	if (h->len < HEADER_FIXED || memcmp(h->p, HEADER_MAGIC, 4) != 0 ||
-	    bk_get_le32(h->p + 4) != PACK_VERSION) {
+	    ((version = bk_get_le32(h->p + 4)) != 1 && version != 2)) {
 		err_set(err, errlen, "pack header: bad magic or version");
 		return -1;
 	}
+	elen = bk_pack_entry_len(version);
 	count = bk_get_le32(h->p + 8);
-	if ((h->len - HEADER_FIXED) / BK_PACK_ENTRY_LEN != count ||
-	    (h->len - HEADER_FIXED) % BK_PACK_ENTRY_LEN != 0) {
+	if ((h->len - HEADER_FIXED) / elen != count || (h->len - HEADER_FIXED) % elen != 0) {
 		err_set(err, errlen, "pack header: %u entries do not fit its length", count);
 		return -1;
 	}
@@ -164,15 +257,10 @@ static int parse_entries(const struct bk_buf *h, size_t end, struct bk_pack_entr
 		err_set(err, errlen, "pack header: out of memory");
 		return -1;
 	}
-	for (uint32_t i = 0; i < count; i++, p += BK_PACK_ENTRY_LEN) {
-		struct bk_pack_entry *e = &(*ents)[i];
-
-		memcpy(e->id, p, BK_ID_LEN);
-		e->offset = bk_get_le32(p + 32);
-		e->stored_len = bk_get_le32(p + 36);
-		e->raw_len = bk_get_le32(p + 40);
-		if ((uint64_t)e->offset + e->stored_len > end || e->raw_len > BK_CHUNK_MAX_LIMIT) {
-			err_set(err, errlen, "pack header: entry %u out of bounds", i);
+	for (uint32_t i = 0; i < count; i++, p += elen) {
+		bk_pack_entry_read(&(*ents)[i], p, version);
+		if (bk_pack_entry_check(&(*ents)[i], end, why, sizeof(why)) < 0) {
+			err_set(err, errlen, "pack header: entry %u: %s", i, why);
 			free(*ents);
 			*ents = NULL;
 			return -1;
@@ -202,7 +290,7 @@ int bk_pack_parse(struct bk_codec *c, const uint8_t *pack, size_t len,
 		return -1;
 	}
 	hstart = len - BK_PACK_TRAILER_LEN - hlen;
-	if (bk_decode(c, pack + hstart, hlen, SIZE_MAX, hlen, &h, err, errlen) < 0)
+	if (bk_decode(c, pack + hstart, hlen, SIZE_MAX, HEADER_MAX, &h, err, errlen) < 0)
 		rc = -1;
 	else
 		rc = parse_entries(&h, hstart, ents, n, err, errlen);

@@ -45,6 +45,18 @@ void bk_prune_step(struct bk_prune *p, enum bk_prune_step step, const char *name
 
 /* ---- the plan ---- */
 
+/*
+ * A chunk's share of its segment's stored bytes, rounded up and never 0:
+ * a pack any chunk is used in must never look unused.
+ */
+static uint64_t stored_share(const struct bk_ientry *e)
+{
+	uint64_t seg = e->seg_len ? e->seg_len : 1;
+	uint64_t share = ((uint64_t)e->stored_len * e->raw_len + seg - 1) / seg;
+
+	return share ? share : 1;
+}
+
 static int mark_used(struct bk_prune *p, const uint8_t *id, const char *snap, const char *what)
 {
 	const struct bk_ientry *e = bk_index_find(&p->r->index, id);
@@ -64,7 +76,7 @@ static int mark_used(struct bk_prune *p, const uint8_t *id, const char *snap, co
 		return -1;
 	}
 	if (!existed) {
-		p->used_bytes[e->pack] += e->stored_len;
+		p->used_bytes[e->pack] += stored_share(e);
 		p->st->chunks_used++;
 	}
 	return 0;

@@ -16,10 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions/backup/segment.h"
 #include "actions/backup/writer.h"
 #include "common/error.h"
 
-/* Split the new index into files of about this much plaintext (44 bytes a chunk). */
+/* Split the new index into files of about this much plaintext (52 bytes a chunk). */
 #define INDEX_FILE_TARGET (16u << 20)
 
 struct entries {
@@ -35,7 +36,9 @@ static int by_location(const void *a, const void *b)
 
 	if (x->pack != y->pack)
 		return x->pack < y->pack ? -1 : 1;
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return x->chunk_off < y->chunk_off ? -1 : x->chunk_off > y->chunk_off;
 }
 
 static uint8_t fate_of(const struct bk_prune *p, uint32_t pack)
@@ -91,29 +94,27 @@ static bool stays(const void *elem, void *arg)
 	return fate_of(arg, ((const struct bk_ientry *)elem)->pack) != BK_FATE_REPACK;
 }
 
-/* Decode and re-hash one chunk of a pack held in memory, then hand it to the writer. */
+/*
+ * Decode (each segment once) and re-hash one chunk of a pack held in
+ * memory, then hand it to the writer, which puts it in a new segment.
+ */
 static int copy_chunk(struct bk_prune *p, struct bk_writer *w, const struct bk_ientry *e,
-		      const uint8_t *data, size_t len, struct bk_buf *plain, const char *pack)
+		      const struct bk_seg_mem *m, struct bk_segcache *segs, const char *pack)
 {
+	const struct bk_ipack *pk = &p->r->index.packs[e->pack];
+	const uint8_t *chunk;
 	uint8_t got[BK_ID_LEN];
 	char hex[BK_ID_HEX], why[256] = "";
 
-	bk_hex(e->id, BK_ID_LEN, hex);
-	if ((uint64_t)e->offset + e->stored_len > len) {
-		snprintf(why, sizeof(why), "beyond the end of the pack");
-	} else if (bk_decode(p->r->codec, data + e->offset, e->stored_len, e->raw_len, e->raw_len,
-			     plain, why, sizeof(why)) == 0) {
-		bk_sha256(plain->p, plain->len, got);
-		if (memcmp(got, e->id, BK_ID_LEN) != 0)
-			snprintf(why, sizeof(why), "content does not match its hash");
-	}
-	if (why[0]) {
+	if (bk_segcache_chunk(segs, p->r->codec, pk->id, e, bk_seg_fetch_mem, (void *)m, &chunk,
+			      why, sizeof(why)) < 0) {
+		bk_hex(e->id, BK_ID_LEN, hex);
 		err_set(p->err, p->errlen,
 			"prune: repack %s: chunk %.16s: %s; nothing was deleted (run verify)", pack,
 			hex, why);
 		return -1;
 	}
-	if (bk_writer_chunk(w, plain->p, plain->len, got, p->err, p->errlen) < 0)
+	if (bk_writer_chunk(w, chunk, e->raw_len, got, p->err, p->errlen) < 0)
 		return -1;
 	p->st->chunks_repacked++;
 	return 0;
@@ -121,7 +122,7 @@ static int copy_chunk(struct bk_prune *p, struct bk_writer *w, const struct bk_i
 
 /* Copy es->v[*at...], the used chunks of one pack, and advance *at past them. */
 static int repack_pack(struct bk_prune *p, struct bk_writer *w, const struct entries *es,
-		       size_t *at, struct bk_buf *plain)
+		       size_t *at, struct bk_segcache *segs)
 {
 	const struct bk_ipack *pk = &p->r->index.packs[es->v[*at].pack];
 	char hex[BK_ID_HEX], name[96], why[256] = "";
@@ -137,8 +138,11 @@ static int repack_pack(struct bk_prune *p, struct bk_writer *w, const struct ent
 	if (rc != 0)
 		err_set(p->err, p->errlen, "prune: repack %s: %s; nothing was deleted", name,
 			rc == 1 ? "missing" : why);
-	for (size_t k = *at; rc == 0 && k < end; k++)
-		rc = copy_chunk(p, w, &es->v[k], data, len, plain, name);
+	for (size_t k = *at; rc == 0 && k < end; k++) {
+		struct bk_seg_mem m = { .data = data, .len = len };
+
+		rc = copy_chunk(p, w, &es->v[k], &m, segs, name);
+	}
 	free(data);
 	*at = end;
 	if (rc != 0)
@@ -150,7 +154,7 @@ static int repack_pack(struct bk_prune *p, struct bk_writer *w, const struct ent
 int bk_prune_repack(struct bk_prune *p)
 {
 	struct bk_writer w;
-	struct bk_buf plain = { 0 };
+	struct bk_segcache segs = { .tick = 0 };
 	struct entries es;
 	size_t at = 0;
 	int rc;
@@ -165,13 +169,13 @@ int bk_prune_repack(struct bk_prune *p)
 	}
 	rc = bk_writer_init(&w, p->r, p->err, p->errlen);
 	while (rc == 0 && at < es.n)
-		rc = repack_pack(p, &w, &es, &at, &plain);
+		rc = repack_pack(p, &w, &es, &at, &segs);
 	if (rc == 0 && (rc = bk_writer_index(&w, p->err, p->errlen)) == 0)
 		bk_prune_step(p, BK_PRUNE_PACKS_WRITTEN, "");
 	p->st->packs_written = w.packs_written;
 	p->st->bytes_written += w.bytes_stored;
 	bk_writer_free(&w);
-	bk_buf_free(&plain);
+	bk_segcache_free(&segs);
 	free(es.v);
 	return rc;
 }
@@ -195,7 +199,7 @@ static int ix_flush(struct bk_prune *p, struct ixfile *f)
 
 	if (f->npacks == 0)
 		return 0;
-	bk_index_header(&f->plain, f->npacks);
+	bk_index_header(&f->plain, p->r->version, f->npacks);
 	if (bk_object_put(p->r->store, p->r->codec, "index", f->plain.p, f->plain.len, hex,
 			  &stored, why, sizeof(why)) < 0) {
 		err_set(p->err, p->errlen, "prune: write index: %s; nothing was deleted", why);
@@ -228,13 +232,9 @@ static int ix_add(struct bk_prune *p, struct ixfile *f, const struct bk_ientry *
 		f->ents = ne;
 		f->cap = n;
 	}
-	for (size_t i = 0; i < n; i++) {
-		memcpy(f->ents[i].id, v[i].id, BK_ID_LEN);
-		f->ents[i].offset = v[i].offset;
-		f->ents[i].stored_len = v[i].stored_len;
-		f->ents[i].raw_len = v[i].raw_len;
-	}
-	if (bk_index_record(&f->plain, pk->id, pk->size, f->ents, n) < 0)
+	for (size_t i = 0; i < n; i++)
+		bk_ientry_location(&v[i], &f->ents[i]);
+	if (bk_index_record(&f->plain, p->r->version, pk->id, pk->size, f->ents, n) < 0)
 		goto oom;
 	f->npacks++;
 	return f->plain.len >= INDEX_FILE_TARGET ? ix_flush(p, f) : 0;

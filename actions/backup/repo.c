@@ -30,6 +30,8 @@ void bk_repo_params_default(struct bk_repo_params *p)
 	p->chunk_avg = BK_DEFAULT_CHUNK_AVG;
 	p->chunk_max = BK_DEFAULT_CHUNK_MAX;
 	p->pack_size = BK_DEFAULT_PACK_SIZE;
+	p->segment_size = BK_DEFAULT_SEGMENT_SIZE;
+	p->format = BK_FORMAT_VERSION;
 	p->zstd_level = BK_DEFAULT_ZSTD_LEVEL;
 	p->key_file = NULL;
 }
@@ -89,6 +91,15 @@ static int params_check(const struct bk_repo_params *p, char *err, size_t errlen
 		err_set(err, errlen, "pack size %u: must be 64 KiB to 1 GiB", p->pack_size);
 		return -1;
 	}
+	if (p->format != 1 && p->format != BK_FORMAT_VERSION) {
+		err_set(err, errlen, "format version %u: this vigil writes 1 or %d", p->format,
+			BK_FORMAT_VERSION);
+		return -1;
+	}
+	if (p->format >= 2 && (p->segment_size < (16u << 10) || p->segment_size > (16u << 20))) {
+		err_set(err, errlen, "segment size %u: must be 16 KiB to 16 MiB", p->segment_size);
+		return -1;
+	}
 	if (p->zstd_level < 1 || p->zstd_level > 19) {
 		err_set(err, errlen, "zstd level %d: must be 1 to 19", p->zstd_level);
 		return -1;
@@ -111,11 +122,18 @@ static char *config_text(const struct bk_repo_params *p, const uint8_t *key,
 	gmtime_r(&now, &tm);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	root = json_pack("{s:i, s:s, s:s, s:{s:s, s:i, s:i, s:i}, s:{s:s, s:i}, s:i, s:o}",
-			 "vigil_repository", BK_FORMAT_VERSION, "id", idhex, "created", created,
+			 "vigil_repository", (int)p->format, "id", idhex, "created", created,
 			 "chunker", "algorithm", CHUNKER_NAME, "min", (int)p->chunk_min, "avg",
 			 (int)p->chunk_avg, "max", (int)p->chunk_max, "compression", "algorithm",
 			 "zstd", "level", p->zstd_level, "pack_size", (int)p->pack_size,
 			 "encryption", enc);
+	if (root && p->format >= 2 &&
+	    json_object_set_new(root, "segment_size",
+				json_integer(p->segment_size < p->pack_size ? p->segment_size
+									    : p->pack_size)) < 0) {
+		json_decref(root);
+		root = NULL;
+	}
 	text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
 	json_decref(root);
 	if (!text)
@@ -205,7 +223,7 @@ static int open_config(struct bk_repo *r, const char *text, const char *key_file
 		       size_t errlen)
 {
 	json_t *root = json_loads(text, 0, NULL), *enc = NULL;
-	int version = 0, min = 0, avg = 0, max = 0, level = 0, pack = 0, rc = -1;
+	int version = 0, min = 0, avg = 0, max = 0, level = 0, pack = 0, seg = 0, rc = -1;
 	const char *id = NULL, *alg = NULL, *comp = NULL;
 	uint8_t key[BK_KEY_LEN];
 
@@ -217,11 +235,15 @@ static int open_config(struct bk_repo *r, const char *text, const char *key_file
 		err_set(err, errlen, "config: not a vigil repository config");
 		goto out;
 	}
-	if (version != BK_FORMAT_VERSION) {
-		err_set(err, errlen, "config: format version %d, this vigil reads version %d", version,
-			BK_FORMAT_VERSION);
+	if (version < 1 || version > BK_FORMAT_VERSION) {
+		err_set(err, errlen, "config: format version %d, this vigil reads versions 1 to %d",
+			version, BK_FORMAT_VERSION);
 		goto out;
 	}
+	/* Only writers use the segment size: a reader must not refuse an odd one. */
+	if (version >= 2 && (json_unpack(root, "{s:i}", "segment_size", &seg) < 0 ||
+			     seg < (16 << 10) || seg > (16 << 20)))
+		seg = BK_DEFAULT_SEGMENT_SIZE;
 	if (!bk_is_id_hex(id) || strcmp(alg, CHUNKER_NAME) != 0 || strcmp(comp, "zstd") != 0 ||
 	    min <= 0 || avg <= 0 || max <= 0 || pack < (64 << 10)) {
 		err_set(err, errlen, "config: unsupported settings");
@@ -229,6 +251,8 @@ static int open_config(struct bk_repo *r, const char *text, const char *key_file
 	}
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->pack_size = (uint32_t)pack;
+	r->version = (unsigned)version;
+	r->segment_size = (uint32_t)seg;
 	/* Only writers use the level: a reader must not refuse a hand-edited one. */
 	if (level < 1 || level > 19)
 		level = BK_DEFAULT_ZSTD_LEVEL;
@@ -295,6 +319,7 @@ void bk_repo_close(struct bk_repo *r)
 	bk_codec_free(r->codec);
 	bk_store_free(r->store);
 	bk_buf_free(&r->rbuf);
+	bk_segcache_free(&r->segs);
 	free(r);
 }
 
@@ -308,12 +333,39 @@ void bk_repo_set_lock_stale(struct bk_repo *r, unsigned seconds)
 	r->lock_stale_s = seconds;
 }
 
+struct store_fetch {
+	struct bk_repo *r;
+	const char *name;
+};
+
+/* A segment's stored bytes, read from its pack in the store. */
+static int fetch_from_store(void *arg, const struct bk_ientry *e, const uint8_t **stored,
+			    char *why, size_t whylen)
+{
+	struct store_fetch *f = arg;
+	struct bk_repo *r = f->r;
+	int rc;
+
+	r->rbuf.len = 0;
+	if (bk_buf_reserve(&r->rbuf, e->stored_len) < 0) {
+		err_set(why, whylen, "out of memory");
+		return -1;
+	}
+	rc = r->store->ops->read_at(r->store, f->name, e->offset, r->rbuf.p, e->stored_len, why,
+				    whylen);
+	if (rc == 1)
+		err_set(why, whylen, "pack missing");
+	*stored = r->rbuf.p;
+	return rc;
+}
+
 int bk_chunk_read(struct bk_repo *r, const uint8_t id[BK_ID_LEN], struct bk_buf *out,
 		  char *err, size_t errlen)
 {
 	const struct bk_ientry *e = bk_index_find(&r->index, id);
 	char hex[BK_ID_HEX], phex[BK_ID_HEX], name[96], why[256] = "";
-	uint8_t got[BK_ID_LEN];
+	struct store_fetch f = { .r = r, .name = name };
+	const uint8_t *chunk;
 
 	bk_hex(id, BK_ID_LEN, hex);
 	if (!e || e->pack == BK_PACK_PENDING) {
@@ -322,23 +374,14 @@ int bk_chunk_read(struct bk_repo *r, const uint8_t id[BK_ID_LEN], struct bk_buf 
 	}
 	bk_hex(r->index.packs[e->pack].id, BK_ID_LEN, phex);
 	bk_pack_name(phex, name, sizeof(name));
-	r->rbuf.len = 0;
-	if (bk_buf_reserve(&r->rbuf, e->stored_len) < 0) {
+	if (bk_segcache_chunk(&r->segs, r->codec, r->index.packs[e->pack].id, e,
+			      fetch_from_store, &f, &chunk, why, sizeof(why)) < 0) {
+		err_set(err, errlen, "chunk %s in pack %s: %s", hex, phex, why);
+		return -1;
+	}
+	out->len = 0;
+	if (bk_buf_append(out, chunk, e->raw_len) < 0) {
 		err_set(err, errlen, "chunk %s: out of memory", hex);
-		return -1;
-	}
-	if (r->store->ops->read_at(r->store, name, e->offset, r->rbuf.p, e->stored_len, why,
-				   sizeof(why)) != 0 ||
-	    bk_decode(r->codec, r->rbuf.p, e->stored_len, e->raw_len, e->raw_len, out, why,
-		      sizeof(why)) < 0) {
-		err_set(err, errlen, "chunk %s in pack %s: %s", hex, phex,
-			why[0] ? why : "pack missing");
-		return -1;
-	}
-	bk_sha256(out->p, out->len, got);
-	if (memcmp(got, id, BK_ID_LEN) != 0) {
-		err_set(err, errlen, "chunk %s in pack %s: content does not match its hash", hex,
-			phex);
 		return -1;
 	}
 	return 0;

@@ -15,9 +15,11 @@
 #include "actions/backup/chunker.h"
 #include "actions/backup/crypto.h"
 #include "actions/backup/index.h"
+#include "actions/backup/segment.h"
 #include "actions/backup/store.h"
 
-#define BK_FORMAT_VERSION 1
+/* The newest format this vigil writes; it reads every version up to it. */
+#define BK_FORMAT_VERSION 2
 /* How often a running writer rewrites its lock's time. */
 #define BK_LOCK_REFRESH_S 120
 
@@ -28,8 +30,11 @@ struct bk_repo {
 	struct bk_index index;
 	char id[BK_ID_HEX];
 	uint32_t pack_size;
+	unsigned version;      /* of the format: what writers write into this repository */
+	uint32_t segment_size; /* a writer's segment target; 0 (version 1): one chunk each */
 	bool encrypted;
-	struct bk_buf rbuf; /* a stored blob being read */
+	struct bk_buf rbuf;      /* a stored segment being read */
+	struct bk_segcache segs; /* segments decoded for bk_chunk_read */
 	/* the writer lock */
 	bool locked;
 	char lock_token[33];

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions/backup/segment.h"
 #include "actions/backup/snapshot.h"
 #include "actions/backup/tree.h"
 #include "common/error.h"
@@ -28,7 +29,7 @@ struct verify {
 	struct bk_verify_stats *st;
 	struct bk_tab damaged; /* chunk ids that cannot be read back */
 	bool *bad_pack;
-	struct bk_buf plain;
+	struct bk_segcache segs;
 	uint64_t bytes_read, bytes_total; /* packs read whole, for progress */
 };
 
@@ -115,23 +116,22 @@ static int pack_order(const void *x, const void *y)
 
 	if (a->pack != b->pack)
 		return a->pack < b->pack ? -1 : 1;
-	return a->offset < b->offset ? -1 : a->offset > b->offset;
+	if (a->offset != b->offset)
+		return a->offset < b->offset ? -1 : 1;
+	return a->chunk_off < b->chunk_off ? -1 : a->chunk_off > b->chunk_off;
 }
 
-/* Re-hash one chunk of a pack held in memory; false when damaged. */
-static bool chunk_ok(struct verify *v, const struct bk_ientry *e, const uint8_t *data,
-		     size_t len)
+/* Re-hash one chunk of a pack held in memory (each segment decoded once); false when damaged. */
+static bool chunk_ok(struct verify *v, const uint8_t pack[BK_ID_LEN], const struct bk_ientry *e,
+		     const uint8_t *data, size_t len)
 {
-	uint8_t got[BK_ID_LEN];
+	struct bk_seg_mem m = { .data = data, .len = len };
+	const uint8_t *chunk;
 	char why[256];
 
 	v->st->chunks_read++;
-	if ((uint64_t)e->offset + e->stored_len > len ||
-	    bk_decode(v->r->codec, data + e->offset, e->stored_len, e->raw_len, e->raw_len,
-		      &v->plain, why, sizeof(why)) < 0)
-		return false;
-	bk_sha256(v->plain.p, v->plain.len, got);
-	return memcmp(got, e->id, BK_ID_LEN) == 0;
+	return bk_segcache_chunk(&v->segs, v->r->codec, pack, e, bk_seg_fetch_mem, &m, &chunk,
+				 why, sizeof(why)) == 0;
 }
 
 /* Read pack i whole and check the chunks b->v[*at...] that live in it. */
@@ -161,7 +161,7 @@ static int read_pack(struct verify *v, size_t i, const struct by_pack *b, size_t
 	if (memcmp(got, pk->id, BK_ID_LEN) != 0)
 		problem(v, "pack %s: content does not match its name", hex);
 	for (size_t k = start; rc == 0 && k < *at; k++)
-		if (!chunk_ok(v, b->v[k], data, len)) {
+		if (!chunk_ok(v, pk->id, b->v[k], data, len)) {
 			bad++;
 			rc = mark(v, b->v[k]->id);
 		}
@@ -306,6 +306,6 @@ int bk_verify(struct bk_repo *r, const struct bk_verify_opts *o, struct bk_verif
 	rc = run_verify(&v, err, errlen);
 	bk_tab_free(&v.damaged);
 	free(v.bad_pack);
-	bk_buf_free(&v.plain);
+	bk_segcache_free(&v.segs);
 	return rc;
 }

@@ -36,7 +36,7 @@ void bk_writer_free(struct bk_writer *w)
 	/* Join the workers first: nothing may touch the pack or a slot after this. */
 	bk_encoder_free(w->enc);
 	w->enc = NULL;
-	if (w->r && (w->broken || queued > 0 || w->pw.n > 0 ||
+	if (w->r && (w->broken || queued > 0 || w->pw.n > 0 || w->segc.n > 0 ||
 		     w->r->index.npacks > w->indexed)) {
 		w->r->store->ops->discard(w->r->store);
 		if (bk_index_truncate(&w->r->index, w->indexed, why, sizeof(why)) < 0)
@@ -45,6 +45,10 @@ void bk_writer_free(struct bk_writer *w)
 	}
 	bk_packw_free(&w->pw);
 	bk_buf_free(&w->idx);
+	bk_buf_free(&w->seg);
+	free(w->segc.c);
+	for (size_t i = 0; i < BK_ENCODER_SLOTS; i++)
+		free(w->queued[i].c);
 }
 
 static int refuse_broken(struct bk_writer *w, char *err, size_t errlen)
@@ -62,7 +66,7 @@ static int write_pack(struct bk_writer *w, char *err, size_t errlen)
 	uint8_t id[BK_ID_LEN];
 	char hex[BK_ID_HEX], name[96], why[512] = "";
 
-	if (bk_packw_seal(&w->pw, r->codec, id, why, sizeof(why)) < 0)
+	if (bk_packw_seal(&w->pw, r->codec, r->version, id, why, sizeof(why)) < 0)
 		goto fail;
 	bk_hex(id, BK_ID_LEN, hex);
 	bk_pack_name(hex, name, sizeof(name));
@@ -72,8 +76,8 @@ static int write_pack(struct bk_writer *w, char *err, size_t errlen)
 	if (bk_index_add_pack(&r->index, id, w->pw.data.len, w->pw.ents, w->pw.n, why,
 			      sizeof(why)) < 0)
 		goto fail;
-	if (bk_index_record(&w->idx, id, w->pw.data.len, w->pw.ents, w->pw.n) < 0) {
-		snprintf(why, sizeof(why), "out of memory");
+	if (bk_index_record(&w->idx, r->version, id, w->pw.data.len, w->pw.ents, w->pw.n) < 0) {
+		snprintf(why, sizeof(why), "out of memory, or a segment in a version 1 index");
 		goto fail;
 	}
 	w->idx_packs++;
@@ -99,7 +103,7 @@ static int write_index_file(struct bk_writer *w, char *err, size_t errlen)
 		err_set(err, errlen, "write packs: %s", why);
 		return -1;
 	}
-	bk_index_header(&w->idx, w->idx_packs);
+	bk_index_header(&w->idx, w->r->version, w->idx_packs);
 	if (bk_object_put(w->r->store, w->r->codec, "index", w->idx.p, w->idx.len, hex, &stored,
 			  why, sizeof(why)) < 0) {
 		err_set(err, errlen, "write index: %s", why);
@@ -123,19 +127,21 @@ static int pack_done(struct bk_writer *w, char *err, size_t errlen)
 }
 
 /*
- * Move the oldest encoded chunk into the pack (waiting for it if wait),
+ * Move the oldest encoded segment into the pack (waiting for it if wait),
  * and write the pack once it is full.  1 when there was none to move.
  */
 static int collect(struct bk_writer *w, bool wait, char *err, size_t errlen)
 {
 	struct bk_encoded job;
+	const struct bk_seglist *q = &w->queued[w->q_tail % BK_ENCODER_SLOTS];
 	int rc = bk_encoder_next(w->enc, wait, &job, err, errlen);
 
 	if (rc != 0)
 		return rc;
-	rc = bk_packw_append(&w->pw, job.id, job.stored, job.stored_len, job.raw_len, err,
+	rc = bk_packw_append(&w->pw, job.stored, job.stored_len, job.raw_len, q->c, q->n, err,
 			     errlen);
 	bk_encoder_release(w->enc);
+	w->q_tail++;
 	if (rc < 0)
 		return -1;
 	if (w->pw.data.len >= w->r->pack_size)
@@ -167,53 +173,98 @@ static void start_encoder(struct bk_writer *w)
 	}
 }
 
-/* Hand a new chunk to the workers; it is pending in the index from now on. */
-static int queue_chunk(struct bk_writer *w, const uint8_t id[BK_ID_LEN], const uint8_t *p,
-		       size_t n, char *err, size_t errlen)
+/* Hand the open segment to the workers. */
+static int queue_segment(struct bk_writer *w, char *err, size_t errlen)
 {
-	struct bk_pack_entry pe = { .raw_len = (uint32_t)n };
+	struct bk_seglist *q, tmp;
 	int rc;
 
-	memcpy(pe.id, id, BK_ID_LEN);
-	while (bk_encoder_full(w->enc, n))
+	while (bk_encoder_full(w->enc, w->seg.len))
 		if (collect(w, true, err, errlen) < 0)
 			return -1;
-	if (bk_index_add_pending(&w->r->index, &pe, err, errlen) < 0 ||
-	    bk_encoder_submit(w->enc, id, p, n, err, errlen) < 0)
+	if (bk_encoder_submit(w->enc, w->segc.c[0].id, w->seg.p, w->seg.len, err, errlen) < 0)
 		return -1;
+	/* The chunk list moves to the queue; the queue's old array is reused. */
+	q = &w->queued[w->q_head++ % BK_ENCODER_SLOTS];
+	tmp = *q;
+	*q = w->segc;
+	w->segc = tmp;
 	/* Whatever is already done goes into the pack now, not at the next wait. */
 	while ((rc = collect(w, false, err, errlen)) == 0)
 		;
 	return rc < 0 ? -1 : 0;
 }
 
-/* Encode a new chunk on this thread (no workers). */
-static int pack_chunk(struct bk_writer *w, const uint8_t id[BK_ID_LEN], const uint8_t *p,
-		      size_t n, char *err, size_t errlen)
+/* Encode the open segment on this thread (no workers). */
+static int pack_segment(struct bk_writer *w, char *err, size_t errlen)
 {
-	if (bk_packw_add(&w->pw, w->r->codec, id, p, n, err, errlen) < 0 ||
-	    bk_index_add_pending(&w->r->index, &w->pw.ents[w->pw.n - 1], err, errlen) < 0)
+	if (bk_packw_add(&w->pw, w->r->codec, w->seg.p, w->seg.len, w->segc.c, w->segc.n, err,
+			 errlen) < 0)
 		return -1;
 	if (w->pw.data.len >= w->r->pack_size)
 		return pack_done(w, err, errlen);
 	return 0;
 }
 
-int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[BK_ID_LEN],
-		    char *err, size_t errlen)
+/* Encode the open segment (if any chunk is in it) and start a new one. */
+static int close_segment(struct bk_writer *w, char *err, size_t errlen)
 {
 	int rc;
 
+	if (w->segc.n == 0)
+		return 0;
+	if (!w->enc)
+		start_encoder(w);
+	rc = w->enc ? queue_segment(w, err, errlen) : pack_segment(w, err, errlen);
+	w->seg.len = 0;
+	w->segc.n = 0;
+	return rc;
+}
+
+/* Add a new chunk to the open segment; it is pending in the index from now on. */
+static int add_chunk(struct bk_writer *w, const uint8_t id[BK_ID_LEN], const uint8_t *p,
+		     size_t n, char *err, size_t errlen)
+{
+	struct bk_pack_entry pe = { .raw_len = (uint32_t)n, .seg_len = (uint32_t)n };
+	struct bk_seglist *l = &w->segc;
+
+	memcpy(pe.id, id, BK_ID_LEN);
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 64;
+		struct bk_seg_chunk *nc = realloc(l->c, ncap * sizeof(*nc));
+
+		if (!nc)
+			goto oom;
+		l->c = nc;
+		l->cap = ncap;
+	}
+	if (bk_index_add_pending(&w->r->index, &pe, err, errlen) < 0)
+		return -1;
+	memcpy(l->c[l->n].id, id, BK_ID_LEN);
+	l->c[l->n].off = (uint32_t)w->seg.len;
+	l->c[l->n].len = (uint32_t)n;
+	l->n++;
+	if (bk_buf_append(&w->seg, p, n) < 0)
+		goto oom;
+	/* Version 1 (segment size 0) stores every chunk alone. */
+	if (w->seg.len >= w->r->segment_size || w->seg.len >= w->r->pack_size)
+		return close_segment(w, err, errlen);
+	return 0;
+oom:
+	err_set(err, errlen, "writer: out of memory");
+	return -1;
+}
+
+int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[BK_ID_LEN],
+		    char *err, size_t errlen)
+{
 	if (refuse_broken(w, err, errlen) < 0)
 		return -1;
 	bk_sha256(p, n, id);
 	w->chunks_total++;
 	if (bk_index_find(&w->r->index, id))
 		return 0;
-	if (!w->enc)
-		start_encoder(w);
-	rc = w->enc ? queue_chunk(w, id, p, n, err, errlen) : pack_chunk(w, id, p, n, err, errlen);
-	if (rc < 0) {
+	if (add_chunk(w, id, p, n, err, errlen) < 0) {
 		w->broken = true;
 		return -1;
 	}
@@ -226,7 +277,8 @@ int bk_writer_flush(struct bk_writer *w, char *err, size_t errlen)
 {
 	if (refuse_broken(w, err, errlen) < 0)
 		return -1;
-	if (drain(w, err, errlen) < 0 || (w->pw.n > 0 && pack_done(w, err, errlen) < 0)) {
+	if (close_segment(w, err, errlen) < 0 || drain(w, err, errlen) < 0 ||
+	    (w->pw.n > 0 && pack_done(w, err, errlen) < 0)) {
 		w->broken = true;
 		return -1;
 	}
@@ -282,7 +334,7 @@ static int recover_one(void *arg, const char *name)
 		vlog(VLOG_WARNING, "backup", "unindexed pack is damaged; left for verify", "pack",
 		     name, "error", why, NULL);
 	} else if (bk_index_add_pack(&r->index, id, len, ents, n, rc->err, rc->errlen) < 0 ||
-		   bk_index_record(&rc->w.idx, id, len, ents, n) < 0) {
+		   bk_index_record(&rc->w.idx, r->version, id, len, ents, n) < 0) {
 		res = -1;
 	} else {
 		rc->w.idx_packs++;

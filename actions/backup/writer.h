@@ -8,11 +8,13 @@
  * packs; bk_recover_packs (run under the lock) reads their headers and
  * indexes them, so their chunks are reused, not written again.
  *
- * New chunks are encoded (zstd, AES-GCM) by worker threads (encoder.h)
- * while the caller hashes and chunks the next ones; their blobs enter the
- * pack in the order the caller gave them, so the packs are the ones a
- * single thread would build.  A chunk is in the index (pending) from the
- * moment it is queued, so a second copy of it is never queued again.
+ * New chunks are gathered into segments (pack.h) of the repository's
+ * segment size; each segment is encoded (zstd, AES-GCM) by worker threads
+ * (encoder.h) while the caller hashes and chunks the next ones, and the
+ * segments enter the pack in the order the caller gave their chunks, so
+ * the packs are the ones a single thread would build.  A chunk is in the
+ * index (pending) from the moment it joins a segment, so a second copy of
+ * it is never stored again.
  *
  * Synchronous for the caller (every call returns with its work done or
  * queued, and flush/index wait for the queue); never on the daemon's
@@ -33,9 +35,20 @@
 /* Packs between index files: bounds what a killed run leaves unindexed. */
 #define BK_PACKS_PER_INDEX 8
 
+/* The chunks of one segment. */
+struct bk_seglist {
+	struct bk_seg_chunk *c;
+	size_t n, cap;
+};
+
 struct bk_writer {
 	struct bk_repo *r;
 	struct bk_packw pw;
+	struct bk_buf seg;        /* the open segment's plaintext */
+	struct bk_seglist segc;   /* its chunks */
+	/* The chunks of each segment the workers hold, in submission order. */
+	struct bk_seglist queued[BK_ENCODER_SLOTS];
+	uint64_t q_head, q_tail;
 	struct bk_buf idx; /* the next index file's plaintext */
 	uint32_t idx_packs;
 	size_t indexed;    /* index positions below this are in index files */
@@ -60,8 +73,8 @@ void bk_writer_free(struct bk_writer *w);
 /* Store one chunk (if new; p is copied); its id into id. */
 int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[BK_ID_LEN],
 		    char *err, size_t errlen);
-/* Wait for queued chunks, then write the pack being built, if any
- * (an index file follows every few packs). */
+/* Close the open segment, wait for queued ones, then write the pack being
+ * built, if any (an index file follows every few packs). */
 int bk_writer_flush(struct bk_writer *w, char *err, size_t errlen);
 /* Flush, sync the packs, then write one index file for every pack since the last one. */
 int bk_writer_index(struct bk_writer *w, char *err, size_t errlen);

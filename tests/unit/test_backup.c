@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "actions/backup/backup.h"
+#include "actions/backup/repo.h"
 #include "tests/unit/backup_fixture.h"
 #include "tests/unit/unit_util.h"
 
@@ -242,6 +243,88 @@ START_TEST(scattered_page_rewrites_grow_little)
 }
 END_TEST
 
+static int seg_stats(void *elem, void *arg)
+{
+	const struct bk_ientry *e = elem;
+	unsigned *shared = arg; /* [0]: chunks sharing a segment, [1]: v1-shaped ones */
+
+	if (e->chunk_off > 0 || e->seg_len != e->raw_len)
+		shared[0]++;
+	else
+		shared[1]++;
+	return 0;
+}
+
+/* An init'd repository of format version, opened. */
+static struct bk_repo *repo_of_version(const char *path, unsigned version)
+{
+	struct bk_repo_params p;
+	struct bk_repo *r;
+	char err[512] = "";
+
+	bk_repo_params_default(&p);
+	p.key_file = key;
+	p.format = version;
+	ck_assert_msg(bk_repo_init(path, &p, err, sizeof(err)) == 0, "%s", err);
+	r = bk_repo_open(path, key, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	return r;
+}
+
+/*
+ * A version 1 repository (one chunk per blob) made by an older vigil
+ * stays version 1: backed up into, restored, verified and pruned, and
+ * everything it holds still has the version 1 shape when read back.
+ * The same tree in version 2 shares segments.
+ */
+START_TEST(version_1_repository_still_works)
+{
+	struct bk_repo *r = repo_of_version(repo, 1);
+	struct bk_verify_opts vo = { .read_data = true };
+	struct bk_keep_policy kp = { .keep_last = 1 };
+	struct bk_forget_stats fs;
+	struct bk_prune_opts po;
+	struct bk_prune_stats ps;
+	struct bk_verify_stats vs;
+	unsigned shape[2] = { 0, 0 };
+	char id[BK_ID_HEX], v2[PATH_MAX], err[512] = "";
+
+	ck_assert_uint_eq(r->version, 1);
+	bkf_make_tree(src);
+	backup(r, false, NULL, id);
+	change_one_file();
+	backup(r, false, NULL, id);
+	ck_assert_msg(bk_forget(r, NULL, &kp, false, NULL, NULL, &fs, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_uint_eq(fs.removed, 1);
+	bk_prune_opts_default(&po);
+	po.repack_threshold = 100;
+	ck_assert_msg(bk_prune(r, &po, &ps, err, sizeof(err)) == 0, "prune: %s", err);
+	ck_assert_uint_gt(ps.index_written, 0);
+	bk_repo_close(r);
+	r = bk_repo_open(repo, key, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_uint_eq(r->version, 1);
+	ck_assert_uint_eq(r->index.damaged, 0);
+	bk_tab_each(&r->index.chunks, seg_stats, shape);
+	ck_assert_uint_eq(shape[0], 0);
+	ck_assert_uint_gt(shape[1], 10);
+	restore(r, id, out);
+	bkf_assert_same_tree(src, out);
+	ck_assert_msg(bk_verify(r, &vo, &vs, err, sizeof(err)) == 0, "verify: %s", err);
+	ck_assert_uint_eq(vs.problems, 0);
+	bk_repo_close(r);
+
+	bkf_join(v2, sizeof(v2), tmp, "repo2");
+	r = repo_of_version(v2, 2);
+	backup(r, false, NULL, id);
+	shape[0] = shape[1] = 0;
+	bk_tab_each(&r->index.chunks, seg_stats, shape);
+	ck_assert_uint_gt(shape[0], 10);
+	bk_repo_close(r);
+}
+END_TEST
+
 static Suite *backup_suite(void)
 {
 	Suite *s = suite_create("backup");
@@ -254,6 +337,7 @@ static Suite *backup_suite(void)
 	tcase_add_test(t, incremental_reads_and_stores_only_changes);
 	tcase_add_test(t, full_rereads_everything_stores_nothing_new);
 	tcase_add_test(t, scattered_page_rewrites_grow_little);
+	tcase_add_test(t, version_1_repository_still_works);
 	suite_add_tcase(s, t);
 	return s;
 }

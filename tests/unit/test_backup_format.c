@@ -3,7 +3,9 @@
  * one by one: the chunker (bounds, determinism, resynchronising after an
  * insert, streaming equal to one-shot, and pinned cut points so a change
  * to the algorithm cannot slip by), the blob encoding (layout, tamper,
- * wrong key), key files, packs, index files, and tree entries.
+ * wrong key), key files, packs of both versions (one chunk per blob, and
+ * segments of several), reading chunks out of segments, index files of
+ * both versions, and tree entries.
  *
  * The pinned values are the format: if one of them changes, every
  * existing repository deduplicates against nothing (chunker) or cannot be
@@ -19,6 +21,7 @@
 #include "actions/backup/crypto.h"
 #include "actions/backup/index.h"
 #include "actions/backup/pack.h"
+#include "actions/backup/segment.h"
 #include "actions/backup/tree.h"
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
@@ -257,6 +260,7 @@ START_TEST(key_files)
 }
 END_TEST
 
+/* Version 1: every blob one chunk, 44-byte entries. */
 START_TEST(pack_round_trip)
 {
 	struct bk_codec *c = bk_codec_new((const uint8_t *)"0123456789abcdef0123456789abcdef", 3,
@@ -269,12 +273,18 @@ START_TEST(pack_round_trip)
 
 	bk_packw_init(&w);
 	for (int i = 0; i < 3; i++) {
+		struct bk_seg_chunk one = { .off = 0, .len = sizeof(data[i]) };
+
 		fill(data[i], sizeof(data[i]), 10 + (uint64_t)i);
 		bk_sha256(data[i], sizeof(data[i]), ids[i]);
-		ck_assert_int_eq(bk_packw_add(&w, c, ids[i], data[i], sizeof(data[i]), err,
+		memcpy(one.id, ids[i], BK_ID_LEN);
+		ck_assert_int_eq(bk_packw_add(&w, c, data[i], sizeof(data[i]), &one, 1, err,
 					      sizeof(err)), 0);
 	}
-	ck_assert_int_eq(bk_packw_seal(&w, c, pid, err, sizeof(err)), 0);
+	ck_assert_int_eq(bk_packw_seal(&w, c, 1, pid, err, sizeof(err)), 0);
+	/* Header: 12 + 3 x 44 bytes, stored uncompressed (encoding 0). */
+	ck_assert_uint_eq(bk_get_le32(w.data.p + w.data.len - 8),
+			  BK_NONCE_LEN + 1 + 12 + 3 * 44 + BK_TAG_LEN);
 	bk_sha256(w.data.p, w.data.len, sum);
 	ck_assert_mem_eq(pid, sum, BK_ID_LEN);
 	ck_assert_mem_eq(w.data.p + w.data.len - 4, "VGPK", 4);
@@ -284,6 +294,8 @@ START_TEST(pack_round_trip)
 		ck_assert_mem_eq(ents[i].id, ids[i], BK_ID_LEN);
 		ck_assert_uint_eq(ents[i].raw_len, 3000);
 		ck_assert_uint_eq(ents[i].stored_len, 3000 + 1 + BK_NONCE_LEN + BK_TAG_LEN);
+		ck_assert_uint_eq(ents[i].seg_len, 3000);
+		ck_assert_uint_eq(ents[i].chunk_off, 0);
 	}
 	ck_assert_uint_eq(ents[2].offset, 2 * ents[2].stored_len);
 	free(ents);
@@ -295,10 +307,132 @@ START_TEST(pack_round_trip)
 }
 END_TEST
 
+/* Two segments (3 chunks, then 1) in one version 2 pack. */
+static void build_segments(struct bk_packw *w, struct bk_codec *c, uint8_t data[4][5000],
+			   struct bk_seg_chunk ch[4])
+{
+	char err[256];
+	uint8_t seg[3 * 5000];
+
+	for (int i = 0; i < 4; i++) {
+		fill(data[i], 5000, 20 + (uint64_t)i);
+		memset(data[i] + 1000, 'x', 3000); /* compressible */
+		bk_sha256(data[i], 5000, ch[i].id);
+		ch[i].off = (uint32_t)(i < 3 ? i * 5000 : 0);
+		ch[i].len = 5000;
+		if (i < 3)
+			memcpy(seg + i * 5000, data[i], 5000);
+	}
+	bk_packw_init(w);
+	ck_assert_int_eq(bk_packw_add(w, c, seg, sizeof(seg), ch, 3, err, sizeof(err)), 0);
+	ck_assert_int_eq(bk_packw_add(w, c, data[3], 5000, ch + 3, 1, err, sizeof(err)), 0);
+}
+
+START_TEST(pack_segments)
+{
+	struct bk_codec *c = bk_codec_new((const uint8_t *)"0123456789abcdef0123456789abcdef", 3,
+					  NULL, 0);
+	struct bk_packw w;
+	struct bk_pack_entry *ents, bad;
+	struct bk_seg_chunk ch[4];
+	uint8_t data[4][5000], pid[BK_ID_LEN];
+	size_t n;
+	char err[256];
+
+	build_segments(&w, c, data, ch);
+	/* A version 1 pack cannot say where a chunk lies inside a blob. */
+	ck_assert_int_eq(bk_packw_seal(&w, c, 1, pid, err, sizeof(err)), -1);
+	bk_packw_free(&w);
+	build_segments(&w, c, data, ch);
+	ck_assert_int_eq(bk_packw_seal(&w, c, 2, pid, err, sizeof(err)), 0);
+	ck_assert_int_eq(bk_pack_parse(c, w.data.p, w.data.len, &ents, &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n, 4);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_mem_eq(ents[i].id, ch[i].id, BK_ID_LEN);
+		ck_assert_uint_eq(ents[i].raw_len, 5000);
+		ck_assert_uint_eq(ents[i].chunk_off, ch[i].off);
+		ck_assert_uint_eq(ents[i].seg_len, i < 3 ? 15000 : 5000);
+		ck_assert_uint_eq(ents[i].offset, i < 3 ? 0 : ents[0].stored_len);
+	}
+	/* One zstd frame for the three: far smaller than three times one. */
+	ck_assert_uint_lt(ents[0].stored_len, 15000 / 2);
+	ck_assert_uint_eq(ents[1].stored_len, ents[0].stored_len);
+	bad = ents[1];
+	bad.chunk_off = 12000; /* 12000 + 5000 > 15000 */
+	ck_assert_int_eq(bk_pack_entry_check(&bad, w.data.len, err, sizeof(err)), -1);
+	bad = ents[1];
+	bad.stored_len = (uint32_t)w.data.len + 1;
+	ck_assert_int_eq(bk_pack_entry_check(&bad, w.data.len, err, sizeof(err)), -1);
+	free(ents);
+	bk_packw_free(&w);
+	bk_codec_free(c);
+}
+END_TEST
+
+/* Chunks out of segments: checked against their ids, damage confined to its segment. */
+START_TEST(segment_reads)
+{
+	struct bk_codec *c = bk_codec_new((const uint8_t *)"0123456789abcdef0123456789abcdef", 3,
+					  NULL, 0);
+	struct bk_segcache sc = { .tick = 0 };
+	struct bk_packw w;
+	struct bk_pack_entry *ents;
+	struct bk_ientry ie[4];
+	struct bk_seg_chunk ch[4];
+	struct bk_seg_mem m;
+	uint8_t data[4][5000], pid[BK_ID_LEN];
+	const uint8_t *got;
+	size_t n;
+	char err[256];
+
+	build_segments(&w, c, data, ch);
+	ck_assert_int_eq(bk_packw_seal(&w, c, 2, pid, err, sizeof(err)), 0);
+	ck_assert_int_eq(bk_pack_parse(c, w.data.p, w.data.len, &ents, &n, err, sizeof(err)), 0);
+	for (int i = 0; i < 4; i++) {
+		memcpy(ie[i].id, ents[i].id, BK_ID_LEN);
+		ie[i].pack = 0;
+		ie[i].offset = ents[i].offset;
+		ie[i].stored_len = ents[i].stored_len;
+		ie[i].seg_len = ents[i].seg_len;
+		ie[i].chunk_off = ents[i].chunk_off;
+		ie[i].raw_len = ents[i].raw_len;
+	}
+	m.data = w.data.p;
+	m.len = w.data.len;
+	for (int i = 3; i >= 0; i--) {
+		ck_assert_int_eq(bk_segcache_chunk(&sc, c, pid, &ie[i], bk_seg_fetch_mem, &m, &got,
+						   err, sizeof(err)), 0);
+		ck_assert_mem_eq(got, data[i], 5000);
+	}
+	/* A chunk whose id does not match its bytes is refused, even from a held segment. */
+	ie[1].id[0] ^= 1;
+	ck_assert_int_eq(bk_segcache_chunk(&sc, c, pid, &ie[1], bk_seg_fetch_mem, &m, &got, err,
+					   sizeof(err)), -1);
+	ck_assert_str_eq(err, "content does not match its hash");
+	ie[1].id[0] ^= 1;
+	/* Damage in the first segment: its chunks fail, the other segment's do not. */
+	bk_segcache_clear(&sc);
+	w.data.p[ents[0].offset + 40] ^= 1;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(bk_segcache_chunk(&sc, c, pid, &ie[i], bk_seg_fetch_mem, &m, &got,
+						   err, sizeof(err)), -1);
+	ck_assert_int_eq(bk_segcache_chunk(&sc, c, pid, &ie[3], bk_seg_fetch_mem, &m, &got, err,
+					   sizeof(err)), 0);
+	/* A chunk said to lie past its segment's end is refused before any read. */
+	ie[3].chunk_off = 1;
+	ck_assert_int_eq(bk_segcache_chunk(&sc, c, pid, &ie[3], bk_seg_fetch_mem, &m, &got, err,
+					   sizeof(err)), -1);
+	free(ents);
+	bk_segcache_free(&sc);
+	bk_packw_free(&w);
+	bk_codec_free(c);
+}
+END_TEST
+
 START_TEST(index_files_and_duplicates)
 {
-	struct bk_pack_entry e[2] = { { .offset = 0, .stored_len = 10, .raw_len = 9 },
-				      { .offset = 10, .stored_len = 20, .raw_len = 19 } };
+	struct bk_pack_entry e[2] = { { .offset = 0, .stored_len = 10, .seg_len = 9, .raw_len = 9 },
+				      { .offset = 10, .stored_len = 20, .seg_len = 19, .raw_len = 19 } };
 	uint8_t p1[BK_ID_LEN] = { 1 }, p2[BK_ID_LEN] = { 2 };
 	struct bk_buf plain = { 0 };
 	struct bk_index x;
@@ -309,10 +443,10 @@ START_TEST(index_files_and_duplicates)
 	memset(e[1].id, 0xbb, BK_ID_LEN);
 	bk_buf_reserve(&plain, BK_INDEX_HEADER_LEN);
 	plain.len = BK_INDEX_HEADER_LEN;
-	ck_assert_int_eq(bk_index_record(&plain, p1, 100, e, 2), 0);
+	ck_assert_int_eq(bk_index_record(&plain, 1, p1, 100, e, 2), 0);
 	e[0].offset = 50; /* the same chunk again in another pack: the first wins */
-	ck_assert_int_eq(bk_index_record(&plain, p2, 100, e, 1), 0);
-	bk_index_header(&plain, 2);
+	ck_assert_int_eq(bk_index_record(&plain, 1, p2, 100, e, 1), 0);
+	bk_index_header(&plain, 1, 2);
 	ck_assert_mem_eq(plain.p, "VGIX\x01\x00\x00\x00\x02\x00\x00\x00", 12);
 	ck_assert_uint_eq(plain.len, 12 + 2 * 44 + 2 * 44 + 44);
 	bk_index_init(&x);
@@ -330,6 +464,48 @@ START_TEST(index_files_and_duplicates)
 	ck_assert_int_eq(bk_index_parse(&x, plain.p, plain.len - 1, err, sizeof(err)), -1);
 	plain.p[0] = 'X';
 	ck_assert_int_eq(bk_index_parse(&x, plain.p, plain.len, err, sizeof(err)), -1);
+	bk_index_free(&x);
+	bk_buf_free(&plain);
+}
+END_TEST
+
+/* Version 2 records: 52 bytes, the chunk's place in its segment kept. */
+START_TEST(index_segments)
+{
+	struct bk_pack_entry e[2] = {
+		{ .offset = 0, .stored_len = 100, .seg_len = 300, .chunk_off = 0, .raw_len = 120 },
+		{ .offset = 0, .stored_len = 100, .seg_len = 300, .chunk_off = 120, .raw_len = 180 }
+	};
+	uint8_t p1[BK_ID_LEN] = { 1 };
+	struct bk_buf plain = { 0 };
+	struct bk_index x;
+	const struct bk_ientry *ie;
+	char err[256];
+
+	memset(e[0].id, 0xaa, BK_ID_LEN);
+	memset(e[1].id, 0xbb, BK_ID_LEN);
+	bk_buf_reserve(&plain, BK_INDEX_HEADER_LEN);
+	plain.len = BK_INDEX_HEADER_LEN;
+	/* Version 1 cannot hold them. */
+	ck_assert_int_eq(bk_index_record(&plain, 1, p1, 100, e, 2), -1);
+	plain.len = BK_INDEX_HEADER_LEN;
+	ck_assert_int_eq(bk_index_record(&plain, 2, p1, 100, e, 2), 0);
+	bk_index_header(&plain, 2, 1);
+	ck_assert_mem_eq(plain.p, "VGIX\x02\x00\x00\x00\x01\x00\x00\x00", 12);
+	ck_assert_uint_eq(plain.len, 12 + 44 + 2 * 52);
+	bk_index_init(&x);
+	ck_assert_int_eq(bk_index_parse(&x, plain.p, plain.len, err, sizeof(err)), 0);
+	ie = bk_index_find(&x, e[1].id);
+	ck_assert_ptr_nonnull(ie);
+	ck_assert_uint_eq(ie->seg_len, 300);
+	ck_assert_uint_eq(ie->chunk_off, 120);
+	ck_assert_uint_eq(ie->raw_len, 180);
+	bk_index_free(&x);
+	/* A chunk reaching past its segment's end makes the file damaged. */
+	bk_put_le32(plain.p + 12 + 44 + 52 + 44, 121);
+	bk_index_init(&x);
+	ck_assert_int_eq(bk_index_parse(&x, plain.p, plain.len, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "outside its segment"));
 	bk_index_free(&x);
 	bk_buf_free(&plain);
 }
@@ -387,7 +563,10 @@ static Suite *format_suite(void)
 	tcase_add_test(t, blob_tamper_and_wrong_key);
 	tcase_add_test(t, key_files);
 	tcase_add_test(t, pack_round_trip);
+	tcase_add_test(t, pack_segments);
+	tcase_add_test(t, segment_reads);
 	tcase_add_test(t, index_files_and_duplicates);
+	tcase_add_test(t, index_segments);
 	tcase_add_test(t, tree_entries);
 	suite_add_tcase(s, t);
 	return s;

@@ -243,11 +243,13 @@ START_TEST(threads_build_the_same_packs)
 }
 END_TEST
 
-/* The real encoding, except for chunks that start with "FAIL". */
+#define FAIL_MARK "FAIL-injected-4c1d"
+
+/* The real encoding, except for segments holding a chunk that starts with FAIL_MARK. */
 static int failing_encode(struct bk_codec *c, const void *plain, size_t len,
 			  struct bk_buf *out, char *err, size_t errlen)
 {
-	if (len >= 4 && memcmp(plain, "FAIL", 4) == 0) {
+	if (memmem(plain, len, FAIL_MARK, strlen(FAIL_MARK))) {
 		snprintf(err, errlen, "injected failure");
 		return -1;
 	}
@@ -283,7 +285,7 @@ START_TEST(worker_failure_stops_the_writer)
 
 		bkf_fill(buf, sizeof(buf), &seed);
 		if (i == 150)
-			memcpy(buf, "FAIL", 4);
+			memcpy(buf, FAIL_MARK, strlen(FAIL_MARK));
 		rc = bk_writer_chunk(&w, buf, sizeof(buf), ids[i], err, sizeof(err));
 	}
 	if (rc == 0)
