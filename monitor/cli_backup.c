@@ -6,6 +6,7 @@
  *
  *   vigil keygen FILE
  *   vigil init      -r REPO [--key FILE] [--chunk-avg BYTES] [--pack-size BYTES]
+ *                   [--segment-size BYTES]
  *   vigil backup    -r REPO [--key FILE] [--job NAME] [--full] SOURCE
  *   vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME] --command -- ARGV...
  *   vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME] --stdin
@@ -42,7 +43,7 @@ struct bk_cli {
 	bool full, json, read_data;
 	bool std_in, std_out, command, no_progress; /* the stream forms */
 	const char *stdin_name, *file;
-	uint32_t chunk_avg, pack_size;
+	uint32_t chunk_avg, pack_size, segment_size;
 	const char *arg; /* SOURCE, TARGET or FILE */
 	char **argv;     /* with --command: the command */
 };
@@ -51,6 +52,7 @@ static int usage(FILE *out, const char *verb)
 {
 	fprintf(out, "usage: vigil keygen FILE\n"
 		"       vigil init      -r REPO [--key FILE] [--chunk-avg BYTES] [--pack-size BYTES]\n"
+		"                       [--segment-size BYTES]\n"
 		"       vigil backup    -r REPO [--key FILE] [--job NAME] [--full] SOURCE\n"
 		"       vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME]\n"
 		"                       (--command -- ARGV... | --stdin)\n"
@@ -109,7 +111,7 @@ static int parse_stream_opt(int o, struct bk_cli *c);
 
 static int parse(int argc, char **argv, struct bk_cli *c)
 {
-	enum { O_KEY = 256, O_JOB, O_FULL, O_JSON, O_SNAP, O_READ, O_AVG, O_PACK, O_STREAM };
+	enum { O_KEY = 256, O_JOB, O_FULL, O_JSON, O_SNAP, O_READ, O_AVG, O_PACK, O_SEG, O_STREAM };
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, 'r' }, { "key", required_argument, NULL, O_KEY },
 		{ "job", required_argument, NULL, O_JOB }, { "full", no_argument, NULL, O_FULL },
@@ -117,6 +119,7 @@ static int parse(int argc, char **argv, struct bk_cli *c)
 		{ "read-data", no_argument, NULL, O_READ },
 		{ "chunk-avg", required_argument, NULL, O_AVG },
 		{ "pack-size", required_argument, NULL, O_PACK },
+		{ "segment-size", required_argument, NULL, O_SEG },
 		{ "stdin", no_argument, NULL, O_STREAM + 0 },
 		{ "stdout", no_argument, NULL, O_STREAM + 1 },
 		{ "command", no_argument, NULL, O_STREAM + 2 },
@@ -148,7 +151,10 @@ static int parse(int argc, char **argv, struct bk_cli *c)
 			break;
 		case O_AVG:
 		case O_PACK:
-			if (parse_size(optarg, o == O_AVG ? &c->chunk_avg : &c->pack_size) < 0)
+		case O_SEG:
+			if (parse_size(optarg, o == O_AVG    ? &c->chunk_avg
+					       : o == O_PACK ? &c->pack_size
+							     : &c->segment_size) < 0)
 				return -1;
 			break;
 		default:
@@ -207,6 +213,8 @@ static int do_init(const struct bk_cli *c, char *err, size_t errlen)
 	}
 	if (c->pack_size)
 		p.pack_size = c->pack_size;
+	if (c->segment_size)
+		p.segment_size = c->segment_size;
 	if (bk_repo_init(c->repo, &p, err, errlen) < 0)
 		return 1;
 	printf("initialised %s repository %s\n", c->key ? "an encrypted" : "an unencrypted",

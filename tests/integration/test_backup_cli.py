@@ -112,3 +112,24 @@ def test_tampered_pack_is_named_and_keys_must_fit(repo):
     p = vigil("snapshots", "-r", r)
     assert p.returncode == 1 and "key" in p.stderr, p.stderr
     assert vigil("backup", "-r", r).returncode == 2  # usage: no SOURCE
+
+
+def test_init_segment_size(tmp_path):
+    """--segment-size lands in the config; out of range is a usage error that creates nothing."""
+    r, src, out = str(tmp_path / "repo"), str(tmp_path / "src"), str(tmp_path / "out")
+    make_tree(src)
+    p = vigil("init", "-r", r, "--segment-size", "65536")
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(r, "config")) as f:
+        cfg = json.load(f)
+    assert cfg["vigil_repository"] == 2 and cfg["segment_size"] == 65536, cfg
+    p = vigil("backup", "-r", r, src)
+    assert p.returncode == 0, p.stderr
+    p = vigil("restore", "-r", r, out)
+    assert p.returncode == 0, p.stderr
+    assert same_tree(src, out)
+    bad = str(tmp_path / "bad")
+    p = vigil("init", "-r", bad, "--segment-size", "1000")
+    assert p.returncode != 0
+    assert "segment size 1000: must be 16 KiB to 16 MiB" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(bad, "config"))
