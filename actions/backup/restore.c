@@ -8,8 +8,9 @@
  * error naming the file and the snapshot.  The rest of the snapshot is
  * still restored (in a disaster, every good file counts).
  *
- * All-zero chunks become holes (lseek over them), so sparse files come
- * back sparse.  Directories are created private and get their real mode,
+ * The chunks are read, decoded and checked on a second thread
+ * (readahead.h) while this one creates and writes the files.  All-zero
+ * chunks become holes (lseek over them), so sparse files come back sparse.  Directories are created private and get their real mode,
  * owner and mtime last, deepest first, so filling them neither fails on a
  * read-only directory nor bumps a restored mtime.  Ownership is restored
  * only when running as root.
@@ -25,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actions/backup/readahead.h"
 #include "actions/backup/snapshot.h"
 #include "actions/backup/tree.h"
 #include "common/error.h"
@@ -43,11 +45,9 @@ struct restore {
 	char snap[BK_ID_HEX];
 	const char *target;
 	bool root;
-	struct bk_buf chunk;
+	struct bk_readahead *ra; /* the chunks, read and checked ahead */
 	struct dirmeta *dirs;
 	size_t ndirs, cap;
-	uint8_t zero_id[BK_ID_LEN]; /* a verified all-zero chunk */
-	size_t zero_len;
 	uint64_t bytes_total; /* from the manifest, for progress */
 	char first_bad[1024];
 	char *err;
@@ -124,28 +124,20 @@ static void progress(struct restore *rs, const char *path, bool done)
 		rs->o->progress(rs->o->progress_arg, &p);
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
+/* Write the file's next chunk at its offset: 0, 1 damaged (why filled), -1 error. */
+static int put_chunk(struct restore *rs, int fd, uint64_t *off, char *why, size_t whylen)
 {
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	bool zero = false;
+	int rc = bk_readahead_chunk(rs->ra, &p, &n, &zero, why, whylen);
 
-/* Write one chunk at the file's offset: 0, 1 damaged (why filled), -1 I/O error. */
-static int put_chunk(struct restore *rs, int fd, const uint8_t *id, uint64_t *off, char *why,
-		     size_t whylen)
-{
-	if (rs->zero_len && memcmp(id, rs->zero_id, BK_ID_LEN) == 0) {
-		*off += rs->zero_len;
+	if (rc != 0)
+		return rc; /* -1 with why: the read-ahead lost its place */
+	*off += n;
+	if (zero)
 		return lseek(fd, (off_t)*off, SEEK_SET) < 0 ? -1 : 0;
-	}
-	if (bk_chunk_read(rs->r, id, &rs->chunk, why, whylen) < 0)
-		return 1;
-	*off += rs->chunk.len;
-	if (all_zero(rs->chunk.p, rs->chunk.len)) {
-		memcpy(rs->zero_id, id, BK_ID_LEN);
-		rs->zero_len = rs->chunk.len;
-		return lseek(fd, (off_t)*off, SEEK_SET) < 0 ? -1 : 0;
-	}
-	return fs_write_all(fd, rs->chunk.p, rs->chunk.len);
+	return fs_write_all(fd, p, n);
 }
 
 /* Content, size and metadata of the open temp file: 0, 1 damaged, -1 error. */
@@ -157,7 +149,7 @@ static int fill_file(struct restore *rs, int fd, const struct bk_entry *e, char 
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < e->nchunks; i++)
-		rc = put_chunk(rs, fd, e->chunks + i * BK_ID_LEN, &off, why, whylen);
+		rc = put_chunk(rs, fd, &off, why, whylen);
 	if (rc == 0 && off != e->size) {
 		snprintf(why, whylen, "chunks hold %llu bytes, the file had %llu",
 			 (unsigned long long)off, (unsigned long long)e->size);
@@ -184,7 +176,8 @@ static int restore_file(struct restore *rs, const struct bk_entry *e, const char
 	}
 	rc = fill_file(rs, fd, e, why, sizeof(why));
 	if (rc < 0)
-		err_set(rs->err, rs->errlen, "restore %s: %s", e->path, strerror(errno));
+		err_set(rs->err, rs->errlen, "restore %s: %s", e->path,
+			why[0] ? why : strerror(errno));
 	if (close(fd) < 0 && rc == 0) {
 		err_set(rs->err, rs->errlen, "restore %s: close: %s", e->path, strerror(errno));
 		rc = -1;
@@ -301,19 +294,22 @@ static int restore_entry(struct restore *rs, const struct bk_entry *e)
 
 static int restore_tree(struct restore *rs, const struct bk_snapshot *s)
 {
-	struct bk_tree_reader t;
 	struct bk_entry e;
 	char why[512] = "";
 	int rc;
 
-	bk_tree_reader_init(&t, rs->r, s->tree, s->ntree);
-	while ((rc = bk_tree_next(&t, &e, why, sizeof(why))) == 1) {
+	rs->ra = bk_readahead_new(rs->r, s->tree, s->ntree, rs->err, rs->errlen);
+	if (!rs->ra)
+		return -1;
+	while ((rc = bk_readahead_entry(rs->ra, &e, why, sizeof(why))) == 1) {
 		rc = restore_entry(rs, &e);
 		bk_entry_clear(&e);
 		if (rc < 0)
 			break;
 	}
-	bk_tree_reader_free(&t);
+	/* The repository is the caller's again once the thread is gone. */
+	bk_readahead_free(rs->ra);
+	rs->ra = NULL;
 	if (rc < 0 && why[0])
 		err_set(rs->err, rs->errlen, "restore snapshot %s: tree: %s", rs->snap, why);
 	if (rc == 0)
@@ -379,6 +375,5 @@ int bk_restore(struct bk_repo *r, const struct bk_restore_opts *o, struct bk_res
 	for (size_t i = 0; i < rs.ndirs; i++)
 		free(rs.dirs[i].path);
 	free(rs.dirs);
-	bk_buf_free(&rs.chunk);
 	return rc;
 }
