@@ -429,6 +429,15 @@ START_TEST(segment_reads)
 }
 END_TEST
 
+/* Two chunk ids (0xaa..., 0xbb...) and an index file's plaintext with room for its header. */
+static void index_start(struct bk_pack_entry e[2], struct bk_buf *plain)
+{
+	memset(e[0].id, 0xaa, BK_ID_LEN);
+	memset(e[1].id, 0xbb, BK_ID_LEN);
+	ck_assert_int_eq(bk_buf_reserve(plain, BK_INDEX_HEADER_LEN), 0);
+	plain->len = BK_INDEX_HEADER_LEN;
+}
+
 START_TEST(index_files_and_duplicates)
 {
 	struct bk_pack_entry e[2] = { { .offset = 0, .stored_len = 10, .seg_len = 9, .raw_len = 9 },
@@ -439,10 +448,7 @@ START_TEST(index_files_and_duplicates)
 	const struct bk_ientry *ie;
 	char err[256];
 
-	memset(e[0].id, 0xaa, BK_ID_LEN);
-	memset(e[1].id, 0xbb, BK_ID_LEN);
-	bk_buf_reserve(&plain, BK_INDEX_HEADER_LEN);
-	plain.len = BK_INDEX_HEADER_LEN;
+	index_start(e, &plain);
 	ck_assert_int_eq(bk_index_record(&plain, 1, p1, 100, e, 2), 0);
 	e[0].offset = 50; /* the same chunk again in another pack: the first wins */
 	ck_assert_int_eq(bk_index_record(&plain, 1, p2, 100, e, 1), 0);
@@ -482,10 +488,7 @@ START_TEST(index_segments)
 	const struct bk_ientry *ie;
 	char err[256];
 
-	memset(e[0].id, 0xaa, BK_ID_LEN);
-	memset(e[1].id, 0xbb, BK_ID_LEN);
-	bk_buf_reserve(&plain, BK_INDEX_HEADER_LEN);
-	plain.len = BK_INDEX_HEADER_LEN;
+	index_start(e, &plain);
 	/* Version 1 cannot hold them. */
 	ck_assert_int_eq(bk_index_record(&plain, 1, p1, 100, e, 2), -1);
 	plain.len = BK_INDEX_HEADER_LEN;
