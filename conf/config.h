@@ -149,6 +149,7 @@ struct conf_restore {
 	char *target;         /* a directory template, or NULL with command */
 	char **command;       /* argv templates fed the stream, or NULL with target */
 	uint64_t timeout_ms;  /* default 1h */
+	bool delete_extra;    /* `delete`: target keeps nothing the snapshot lacks */
 	int line;
 	/* Copied from the job by the loader, so the monitor needs nothing else. */
 	char *repository, *key_file;

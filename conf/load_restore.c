@@ -12,7 +12,7 @@
 #include "conf/load_util.h"
 
 static const char *const restore_keys[] = {
-	"backup", "snapshot", "target", "command", "timeout", NULL,
+	"backup", "snapshot", "target", "command", "timeout", "delete", NULL,
 };
 
 void conf_load_restore(const struct lgrp *cg, struct conf_cluster *c)
@@ -41,6 +41,9 @@ void conf_load_restore(const struct lgrp *cg, struct conf_cluster *c)
 	else if (has_command && lu_argv(&g, "command", true, &r->command) == 1)
 		lu_check_argv_tmpl(&g, "command", r->command, conf_hook_vars,
 				   conf_n_hook_vars);
+	if (lu_bool(&g, "delete", false, &r->delete_extra) == 1 && r->delete_extra && has_command)
+		lu_err(g.lc, lu_where(&g, "delete"), "'delete' applies to a 'target' directory, "
+		       "not to a 'command'");
 	if (r->target && r->target[0] != '/')
 		lu_err(g.lc, lu_where(&g, "target"), "'target' must be an absolute path, got \"%s\"",
 		       r->target);

@@ -11,7 +11,7 @@
  *   vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME] --command -- ARGV...
  *   vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME] --stdin
  *   vigil snapshots -r REPO [--key FILE] [--json]
- *   vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET
+ *   vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] [--delete] TARGET
  *   vigil restore   -r REPO ... [--file PATH] --command -- ARGV... | --stdout
  *   vigil verify    -r REPO [--key FILE] [--read-data]
  *   vigil forget|prune ...  (cli_backup_maint.c)
@@ -42,6 +42,7 @@ struct bk_cli {
 	const char *verb, *repo, *key, *job, *snapshot;
 	bool full, json, read_data;
 	bool std_in, std_out, command, no_progress; /* the stream forms */
+	bool delete_extra; /* restore --delete */
 	const char *stdin_name, *file;
 	uint32_t chunk_avg, pack_size, segment_size;
 	const char *arg; /* SOURCE, TARGET or FILE */
@@ -57,7 +58,8 @@ static int usage(FILE *out, const char *verb)
 		"       vigil backup    -r REPO [--key FILE] [--job NAME] [--stdin-name NAME]\n"
 		"                       (--command -- ARGV... | --stdin)\n"
 		"       vigil snapshots -r REPO [--key FILE] [--json]\n"
-		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] TARGET\n"
+		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME]\n"
+		"                       [--delete] TARGET\n"
 		"       vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME]\n"
 		"                       [--file PATH] (--command -- ARGV... | --stdout)\n"
 		"       (backup, restore, verify: --no-progress for no progress on standard error)\n"
@@ -95,6 +97,8 @@ static bool args_ok(const struct bk_cli *c, int nargs)
 		return false;
 	if (c->command && !is_backup && !is_restore)
 		return false;
+	if (c->delete_extra && (!is_restore || stream))
+		return false;
 	if (c->std_in + c->std_out + c->command > 1 || (c->full && stream) ||
 	    (c->file && !stream) || (c->stdin_name && !stream))
 		return false;
@@ -125,7 +129,8 @@ static int parse(int argc, char **argv, struct bk_cli *c)
 		{ "command", no_argument, NULL, O_STREAM + 2 },
 		{ "no-progress", no_argument, NULL, O_STREAM + 3 },
 		{ "stdin-name", required_argument, NULL, O_STREAM + 4 },
-		{ "file", required_argument, NULL, O_STREAM + 5 }, { NULL, 0, NULL, 0 },
+		{ "file", required_argument, NULL, O_STREAM + 5 },
+		{ "delete", no_argument, NULL, O_STREAM + 6 }, { NULL, 0, NULL, 0 },
 	};
 	int o;
 
@@ -189,6 +194,9 @@ static int parse_stream_opt(int o, struct bk_cli *c)
 		return 0;
 	case 5:
 		c->file = optarg;
+		return 0;
+	case 6:
+		c->delete_extra = true;
 		return 0;
 	}
 	return -1;
@@ -277,7 +285,7 @@ static int do_restore(struct bk_repo *r, const struct bk_cli *c, struct cli_prog
 		      char *err, size_t errlen)
 {
 	struct bk_restore_opts o = { .snapshot = c->snapshot, .job = c->job, .target = c->arg,
-				     .problem = print_problem };
+				     .delete_extra = c->delete_extra, .problem = print_problem };
 	struct bk_restore_stats st = { 0 };
 
 	if (pg) {
@@ -288,6 +296,8 @@ static int do_restore(struct bk_repo *r, const struct bk_cli *c, struct cli_prog
 		return 1;
 	printf("restored %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64 " symlinks, %"
 	       PRIu64 " bytes into %s\n", st.files, st.dirs, st.symlinks, st.bytes, c->arg);
+	if (c->delete_extra)
+		printf("removed %" PRIu64 " entries the snapshot does not hold\n", st.removed);
 	return 0;
 }
 

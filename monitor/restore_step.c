@@ -57,6 +57,8 @@ char **restore_step_argv(const struct conf_restore *r, const char *self)
 	rc |= push(v, &n, "--snapshot", true);
 	rc |= push(v, &n, r->snapshot ? r->snapshot : "latest", true);
 	rc |= push(v, &n, "--no-progress", true);
+	if (r->target && r->delete_extra)
+		rc |= push(v, &n, "--delete", true);
 	if (r->target) {
 		rc |= push(v, &n, r->target, false);
 	} else {

@@ -165,6 +165,9 @@ struct bk_restore_opts {
 	const char *snapshot; /* id, unique prefix, or NULL/"latest" */
 	const char *job;      /* with latest: the latest of this job */
 	const char *target;   /* made if missing; existing files in the way are replaced */
+	/* Then remove from target what the snapshot does not hold (sweep.h);
+	 * only after a restore with every file whole. */
+	bool delete_extra;
 	bk_problem_fn problem;
 	void *arg;
 	bk_progress_fn progress; /* may be NULL */
@@ -173,6 +176,7 @@ struct bk_restore_opts {
 
 struct bk_restore_stats {
 	uint64_t files, dirs, symlinks, bytes, damaged_files;
+	uint64_t removed; /* with delete_extra */
 };
 
 /*

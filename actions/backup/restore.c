@@ -28,6 +28,7 @@
 
 #include "actions/backup/readahead.h"
 #include "actions/backup/snapshot.h"
+#include "actions/backup/sweep.h"
 #include "actions/backup/tree.h"
 #include "common/error.h"
 #include "common/fsutil.h"
@@ -46,6 +47,7 @@ struct restore {
 	const char *target;
 	bool root;
 	struct bk_readahead *ra; /* the chunks, read and checked ahead */
+	struct bk_tab paths;     /* with delete_extra: bk_sweep_key of every entry */
 	struct dirmeta *dirs;
 	size_t ndirs, cap;
 	uint64_t bytes_total; /* from the manifest, for progress */
@@ -279,6 +281,14 @@ static int restore_entry(struct restore *rs, const struct bk_entry *e)
 
 	if (full_path(rs, e->path, full, sizeof(full)) < 0)
 		return -1;
+	if (rs->o->delete_extra) {
+		uint8_t key[BK_ID_LEN];
+		bool existed;
+
+		bk_sweep_key(e->path, key);
+		if (!bk_tab_insert(&rs->paths, key, &existed))
+			return -1;
+	}
 	if (strcmp(e->path, ".") != 0 && parent_ok(rs, full, e->path) < 0)
 		return -1;
 	switch (e->type) {
@@ -312,6 +322,12 @@ static int restore_tree(struct restore *rs, const struct bk_snapshot *s)
 	rs->ra = NULL;
 	if (rc < 0 && why[0])
 		err_set(rs->err, rs->errlen, "restore snapshot %s: tree: %s", rs->snap, why);
+	/* Only a whole restore may delete: a partial one is for inspection.
+	 * Before the directories get their modes and mtimes, which it would
+	 * otherwise change (or be refused by). */
+	if (rc == 0 && rs->st->damaged_files == 0 && rs->o->delete_extra)
+		rc = bk_sweep(rs->target, &rs->paths, rs->o->problem, rs->o->arg, &rs->st->removed,
+			      rs->err, rs->errlen);
 	if (rc == 0)
 		rc = finish_dirs(rs);
 	return rc;
@@ -368,6 +384,7 @@ int bk_restore(struct bk_repo *r, const struct bk_restore_opts *o, struct bk_res
 	}
 	rs.target = o->target;
 	rs.root = geteuid() == 0;
+	bk_tab_init(&rs.paths, BK_ID_LEN);
 	err_set(err, errlen, "%s", "");
 	rc = run_restore(&rs);
 	if (rc < 0 && err && errlen && err[0] == '\0')
@@ -375,5 +392,6 @@ int bk_restore(struct bk_repo *r, const struct bk_restore_opts *o, struct bk_res
 	for (size_t i = 0; i < rs.ndirs; i++)
 		free(rs.dirs[i].path);
 	free(rs.dirs);
+	bk_tab_free(&rs.paths);
 	return rc;
 }

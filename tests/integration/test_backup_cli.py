@@ -133,3 +133,23 @@ def test_init_segment_size(tmp_path):
     assert p.returncode != 0
     assert "segment size 1000: must be 16 KiB to 16 MiB" in p.stderr, p.stderr
     assert not os.path.exists(os.path.join(bad, "config"))
+
+
+def test_restore_delete(repo):
+    """--delete leaves the target holding the snapshot and nothing else; it needs a directory."""
+    tmp, key, r, src = repo
+    assert vigil("backup", "-r", r, "--key", key, src).returncode == 0
+    out = str(tmp / "out")
+    os.makedirs(os.path.join(out, "dir", "stale-dir"))
+    for stale in ("stale.pid", os.path.join("dir", "stale-dir", "old.wal")):
+        with open(os.path.join(out, stale), "w") as f:
+            f.write("from before\n")
+    p = vigil("restore", "-r", r, "--key", key, out)
+    assert p.returncode == 0, p.stderr
+    assert os.path.exists(os.path.join(out, "stale.pid"))  # not without --delete
+    p = vigil("restore", "-r", r, "--key", key, "--delete", out)
+    assert p.returncode == 0, p.stderr
+    assert "removed 3 entries the snapshot does not hold" in p.stdout, p.stdout
+    assert same_tree(src, out)
+    p = vigil("restore", "-r", r, "--key", key, "--delete", "--stdout")
+    assert p.returncode == 2 and "usage" in p.stderr.lower(), (p.returncode, p.stderr)

@@ -47,7 +47,12 @@ def test_failover_restores_a_directory_onto_the_new_primary(make_env):
     target = env.path("restored", "{new_primary}-{epoch}")
     env.top = (f'backups = ( {{ name = "www"; source = "{src}"; repository = "{repo}";'
                f' key_file = "{key}"; interval = "1h"; jitter = "0ms"; }} );')
-    env.extra = f'restore = {{ backup = "www"; target = "{target}"; }};'
+    env.extra = f'restore = {{ backup = "www"; target = "{target}"; delete = true; }};'
+    # What b's directory held before: stale, and not in the snapshot.
+    os.makedirs(env.path("restored", "b-1", "sub", "old"))
+    for stale in (("postmaster.pid",), ("sub", "old", "wal.000001")):
+        with open(env.path("restored", "b-1", *stale), "w") as f:
+            f.write("stale\n")
     with open(env.conf, "w") as f:
         f.write(env.config_text())
     env.start_daemon()
@@ -59,13 +64,16 @@ def test_failover_restores_a_directory_onto_the_new_primary(make_env):
     restore = [ln for ln in r.stdout.splitlines() if "[restoring] restore on b:" in ln]
     assert restore, r.stdout
     assert f"/proc/self/exe restore -r {repo} --key {key} --job www --snapshot latest " \
-        f"--no-progress {env.path('restored', 'b-1')}" in restore[0], restore
+        f"--no-progress --delete {env.path('restored', 'b-1')}" in restore[0], restore
 
     env.backends["a"].kill()
     env.hook.wait_event("failover", timeout=15)
     env.wait_primary("b", timeout=5)
     with open(env.path("restored", "b-1", "sub", "data.txt")) as f:
         assert f.read() == "precious\n" * 5000
+    # delete = true: the directory now holds the snapshot and nothing else.
+    assert sorted(os.listdir(env.path("restored", "b-1"))) == ["sub"]
+    assert os.listdir(env.path("restored", "b-1", "sub")) == ["data.txt"]
     kinds = [e["event"] for e in events(env)]
     assert kinds.index("promoted") < kinds.index("restore_started") < \
         kinds.index("restored") < kinds.index("failover"), kinds

@@ -20,6 +20,7 @@
 #include "actions/backup/backup.h"
 #include "actions/backup/readahead.h"
 #include "actions/backup/repo.h"
+#include "common/fsutil.h"
 #include "tests/unit/backup_fixture.h"
 #include "tests/unit/unit_util.h"
 
@@ -279,6 +280,56 @@ START_TEST(restore_stops_cleanly_midway)
 }
 END_TEST
 
+/*
+ * delete_extra: what the target held that the snapshot does not is
+ * removed, files, directories and symlinks alike, inside kept directories
+ * too; a symlink is removed, never followed, so what it points at outside
+ * the target survives.  Without it, the extras stay.
+ */
+START_TEST(restore_delete_extra)
+{
+	struct bk_repo *r = bkf_repo(repo, key, 0);
+	struct bk_restore_opts o = { .target = out };
+	struct bk_restore_stats st;
+	char path[PATH_MAX], outside[PATH_MAX], id[BK_ID_HEX], err[512] = "";
+	const char *extras[] = { "extra.txt", "extra-dir/nested/f", "dir/extra-in-kept-dir" };
+
+	bkf_make_tree(src);
+	backup(r, false, NULL, id);
+	bkf_join(outside, sizeof(outside), tmp, "outside");
+	ck_assert_int_eq(mkdir(outside, 0700), 0);
+	bkf_join(path, sizeof(path), outside, "precious");
+	bkf_write(path, "keep", 4, 0600);
+	restore(r, id, out);
+	for (size_t i = 0; i < sizeof(extras) / sizeof(extras[0]); i++) {
+		char dir[PATH_MAX];
+
+		bkf_join(path, sizeof(path), out, extras[i]);
+		snprintf(dir, sizeof(dir), "%s", path);
+		*strrchr(dir, '/') = '\0';
+		ck_assert_msg(fs_mkdir_p(dir, 0700, err, sizeof(err)) == 0, "%s", err);
+		bkf_write(path, "x", 1, 0600);
+	}
+	bkf_join(path, sizeof(path), out, "link-out");
+	ck_assert_int_eq(symlink(outside, path), 0);
+	bkf_join(path, sizeof(path), out, "extra-dir/link-in");
+	ck_assert_int_eq(symlink(outside, path), 0);
+	/* Without delete_extra a second restore leaves them. */
+	ck_assert_msg(bk_restore(r, &o, &st, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(st.removed, 0);
+	bkf_join(path, sizeof(path), out, "extra.txt");
+	ck_assert_int_eq(access(path, F_OK), 0);
+	o.delete_extra = true;
+	ck_assert_msg(bk_restore(r, &o, &st, err, sizeof(err)) == 0, "%s", err);
+	/* 3 files, 2 symlinks, extra-dir and extra-dir/nested. */
+	ck_assert_uint_eq(st.removed, 7);
+	bkf_assert_same_tree(src, out);
+	bkf_join(path, sizeof(path), outside, "precious");
+	ck_assert_int_eq(access(path, F_OK), 0);
+	bk_repo_close(r);
+}
+END_TEST
+
 static int seg_stats(void *elem, void *arg)
 {
 	const struct bk_ientry *e = elem;
@@ -375,6 +426,7 @@ static Suite *backup_suite(void)
 	tcase_add_test(t, scattered_page_rewrites_grow_little);
 	tcase_add_test(t, version_1_repository_still_works);
 	tcase_add_test(t, restore_stops_cleanly_midway);
+	tcase_add_test(t, restore_delete_extra);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -102,7 +102,8 @@ START_TEST(tampered_pack_is_named)
 	/* Encrypted, GCM catches the flip; unencrypted, the chunk's SHA-256 does. */
 	bool encrypted = _i == 1;
 	struct bk_repo *r = bkf_repo(repo, encrypted ? key : NULL, 0);
-	struct bk_restore_opts ro = { .target = out, .problem = bkf_collect };
+	/* delete_extra, but a restore with a damaged file must delete nothing. */
+	struct bk_restore_opts ro = { .target = out, .delete_extra = true, .problem = bkf_collect };
 	struct bk_verify_stats vs;
 	struct bkf_msgs m = { .n = 0 }, rm = { .n = 0 };
 	struct bk_snapshot_info *list;
@@ -142,6 +143,9 @@ START_TEST(tampered_pack_is_named)
 	ck_assert_ptr_nonnull(strstr(m.text, "content does not match its name"));
 	ck_assert_ptr_null(strstr(m.text, "z-good.txt"));
 	ro.arg = &rm;
+	ck_assert_int_eq(mkdir(out, 0700), 0);
+	bkf_join(path, sizeof(path), out, "was-here.txt");
+	bkf_write(path, "old\n", 4, 0644);
 	ck_assert_int_eq(bk_restore(r, &ro, NULL, err, sizeof(err)), -1);
 	printf("restore: %s\n", err);
 	ck_assert_ptr_nonnull(strstr(err, "a-victim.bin"));
@@ -154,7 +158,9 @@ START_TEST(tampered_pack_is_named)
 	ck_assert_int_eq(access(path, F_OK), -1);
 	bkf_join(path, sizeof(path), out, "z-good.txt");
 	ck_assert_int_eq(access(path, F_OK), 0);
-	ck_assert_int_eq(bkf_count_files(out), 1);
+	bkf_join(path, sizeof(path), out, "was-here.txt");
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(bkf_count_files(out), 2);
 	bk_snapshots_free(list, n);
 	bk_repo_close(r);
 }

@@ -164,6 +164,11 @@ START_TEST(cluster_restore)
 	ck_assert_str_eq(r->repository, "/var/bk");
 	ck_assert_ptr_null(r->key_file);
 	ck_assert_uint_eq(r->timeout_ms, 3600000);
+	ck_assert(!r->delete_extra);
+	config_free(cfg);
+	cfg = cf_load_ok(restore_cluster(
+		"restore = { backup = \"www\"; target = \"/srv/x\"; delete = true; };"));
+	ck_assert(cfg->clusters[0].restore.delete_extra);
 	config_free(cfg);
 	cfg = cf_load_ok(restore_cluster("restore = { backup = \"db\"; timeout = \"10m\";\n"
 					 "  command = [\"pg_restore\", \"-d\", \"{new_primary}\"]; };"));
@@ -186,6 +191,14 @@ START_TEST(cluster_restore)
 		     &errs);
 	ck_assert(cf_has_error(&errs, 5, "absolute path"));
 	ck_assert(cf_has_error(&errs, 5, "nod"));
+	conf_errors_clear(&errs);
+	cf_load_fail(restore_cluster("restore = { backup = \"db\"; delete = true;\n"
+				     "  command = [\"pg_restore\"]; };"), &errs);
+	ck_assert(cf_has_error(&errs, 5, "'delete' applies to a 'target' directory"));
+	conf_errors_clear(&errs);
+	cf_load_fail(restore_cluster("restore = { backup = \"www\"; target = \"/x\"; delete = 1; };"),
+		     &errs);
+	ck_assert(cf_has_error(&errs, 5, "'delete' must be true or false"));
 	conf_errors_clear(&errs);
 	cf_load_fail(restore_cluster("restore = { backup = \"www\"; target = \"/x\"; };\n"
 				     "  hooks = { restore = [\"/bin/true\"]; };"), &errs);
