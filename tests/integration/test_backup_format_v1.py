@@ -1,0 +1,110 @@
+"""tests/integration/test_backup_format_v1.py — a repository an older vigil wrote.
+
+fixtures/backup-format-v1.tar.gz holds a repository of format version 1
+and its key, written by vigil at commit ae76fda (before format version 2)
+with `vigil init -r repo --key key` and `vigil backup -r repo --key key
+--job v1 src`, src being the tree make_source builds.  Today's vigil must
+restore it byte for byte, verify it, back up into it (keeping it version 1,
+so the older vigil still reads it), and forget and prune in it.
+"""
+
+import json
+import os
+import random
+import subprocess
+import tarfile
+
+from conftest import binary
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "backup-format-v1.tar.gz")
+
+
+def vigil(*args):
+    return subprocess.run([binary("vigil"), *args], capture_output=True, text=True, timeout=120)
+
+
+def make_source(root):
+    rnd = random.Random(20261205)
+    os.makedirs(os.path.join(root, "data"))
+    with open(os.path.join(root, "hello.txt"), "w") as f:
+        f.write("hello from format version 1\n" * 100)
+    with open(os.path.join(root, "data", "random.bin"), "wb") as f:
+        f.write(rnd.randbytes(40000))
+    os.symlink("hello.txt", os.path.join(root, "link"))
+
+
+def contents(root):
+    """Every entry under root: relative path -> bytes, or ("link", target)."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            if os.path.islink(p):
+                out[rel] = ("link", os.readlink(p))
+            elif os.path.isfile(p):
+                with open(p, "rb") as f:
+                    out[rel] = f.read()
+            else:
+                out[rel] = "dir"
+    return out
+
+
+def restore_matches(repo, key, src, out):
+    p = vigil("restore", "-r", repo, "--key", key, "--no-progress", out)
+    assert p.returncode == 0, p.stderr
+    assert contents(out) == contents(src)
+
+
+def verify_clean(repo, key):
+    p = vigil("verify", "-r", repo, "--key", key, "--read-data", "--no-progress")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 problems" in p.stdout, p.stdout
+
+
+def config(repo):
+    with open(os.path.join(repo, "config")) as f:
+        return json.load(f)
+
+
+def test_version_1_repository_from_an_older_vigil(tmp_path):
+    with tarfile.open(FIXTURE) as t:
+        t.extractall(tmp_path)
+    repo, key, src = str(tmp_path / "repo"), str(tmp_path / "key"), str(tmp_path / "src")
+    os.chmod(key, 0o600)
+    make_source(src)
+    assert config(repo)["vigil_repository"] == 1
+
+    restore_matches(repo, key, src, str(tmp_path / "out1"))
+    verify_clean(repo, key)
+
+    # A new backup into it: new chunks stored, and the repository stays version 1.
+    with open(os.path.join(src, "data", "new.txt"), "w") as f:
+        f.write("written by a newer vigil\n" * 2000)
+    p = vigil("backup", "-r", repo, "--key", key, "--job", "v1", "--no-progress", src)
+    assert p.returncode == 0, p.stderr
+    assert config(repo)["vigil_repository"] == 1 and "segment_size" not in config(repo)
+    restore_matches(repo, key, src, str(tmp_path / "out2"))
+    verify_clean(repo, key)
+
+    # Retention and prune rewrite its index: still version 1, still sound.
+    # (Retention goes by job and source path; this source's path is new, so
+    # the older vigil's snapshot is a group of its own and stays.)
+    with open(os.path.join(src, "hello.txt"), "a") as f:
+        f.write("and one more line\n")
+    p = vigil("backup", "-r", repo, "--key", key, "--job", "v1", "--no-progress", src)
+    assert p.returncode == 0, p.stderr
+    p = vigil("forget", "-r", repo, "--key", key, "--keep-last", "1", "--prune")
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = vigil("snapshots", "-r", repo, "--key", key, "--json")
+    snaps = [json.loads(line) for line in p.stdout.splitlines()]
+    assert p.returncode == 0 and len(snaps) == 2, p.stdout + p.stderr
+    assert config(repo)["vigil_repository"] == 1
+    verify_clean(repo, key)
+    restore_matches(repo, key, src, str(tmp_path / "out3"))
+    first = str(tmp_path / "first")
+    make_source(first)
+    p = vigil("restore", "-r", repo, "--key", key, "--snapshot", "29ccd43f", "--no-progress",
+              str(tmp_path / "out4"))
+    assert p.returncode == 0, p.stderr
+    assert contents(str(tmp_path / "out4")) == contents(first)
