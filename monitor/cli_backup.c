@@ -14,7 +14,7 @@
  *   vigil restore   -r REPO [--key FILE] [--snapshot ID|latest] [--job NAME] [--delete] TARGET
  *   vigil restore   -r REPO ... [--file PATH] --command -- ARGV... | --stdout
  *   vigil verify    -r REPO [--key FILE] [--read-data]
- *   vigil forget|prune ...  (cli_backup_maint.c)
+ *   vigil forget|prune|upgrade ...  (cli_backup_maint.c)
  *   vigil drill ... (cli_drill.c), vigil sync ... (cli_sync.c)
  *
  * backup, restore and verify --read-data show progress on standard error

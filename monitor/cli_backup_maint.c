@@ -1,11 +1,13 @@
 /*
- * monitor/cli_backup_maint.c — `vigil forget|prune`: retention and the
- * removal of unreferenced data, on the command line.
+ * monitor/cli_backup_maint.c — `vigil forget|prune|upgrade`: retention,
+ * the removal of unreferenced data, and raising a repository's format
+ * version, on the command line.
  *
  *   vigil forget -r REPO [--key FILE] [--job NAME] [--keep-last N] [--keep-hourly N]
  *                [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
  *                [--prune] [--repack-threshold PCT]
  *   vigil prune  -r REPO [--key FILE] [--dry-run] [--repack-threshold PCT]
+ *   vigil upgrade -r REPO [--key FILE] [--segment-size BYTES]
  *
  * forget without any --keep-* option is a usage error rather than a
  * no-op, so a typo cannot look like a retention run that did its job.
@@ -26,7 +28,7 @@ struct maint {
 	const char *verb, *repo, *key, *job;
 	struct bk_keep_policy keep;
 	bool dry_run, prune;
-	unsigned threshold;
+	unsigned threshold, segment_size;
 	const char *group_job, *group_source; /* the group being printed */
 };
 
@@ -36,7 +38,8 @@ static int usage(FILE *out, const char *verb, const char *why)
 		"usage: vigil forget -r REPO [--key FILE] [--job NAME] [--keep-last N]\n"
 		"                    [--keep-hourly N] [--keep-daily N] [--keep-weekly N]\n"
 		"                    [--keep-monthly N] [--dry-run] [--prune] [--repack-threshold PCT]\n"
-		"       vigil prune  -r REPO [--key FILE] [--dry-run] [--repack-threshold PCT]\n");
+		"       vigil prune  -r REPO [--key FILE] [--dry-run] [--repack-threshold PCT]\n"
+		"       vigil upgrade -r REPO [--key FILE] [--segment-size BYTES]\n");
 	if (verb)
 		fprintf(stderr, "vigil %s: %s\n", verb, why ? why : "see the usage above");
 	return out == stdout ? 0 : 2;
@@ -74,19 +77,20 @@ static unsigned *keep_field(struct maint *m, int o)
 
 static int parse(int argc, char **argv, struct maint *m)
 {
-	enum { O_KEY = 256, O_JOB, O_DRY, O_PRUNE, O_TH };
+	enum { O_KEY = 256, O_JOB, O_DRY, O_PRUNE, O_TH, O_SEG };
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, 'r' }, { "key", required_argument, NULL, O_KEY },
 		{ "job", required_argument, NULL, O_JOB }, { "dry-run", no_argument, NULL, O_DRY },
 		{ "prune", no_argument, NULL, O_PRUNE },
 		{ "repack-threshold", required_argument, NULL, O_TH },
+		{ "segment-size", required_argument, NULL, O_SEG },
 		{ "keep-last", required_argument, NULL, 'L' },
 		{ "keep-hourly", required_argument, NULL, 'H' },
 		{ "keep-daily", required_argument, NULL, 'D' },
 		{ "keep-weekly", required_argument, NULL, 'W' },
 		{ "keep-monthly", required_argument, NULL, 'M' }, { NULL, 0, NULL, 0 },
 	};
-	bool forget = strcmp(m->verb, "forget") == 0;
+	bool forget = strcmp(m->verb, "forget") == 0, upgrade = strcmp(m->verb, "upgrade") == 0;
 	unsigned *field;
 	int o;
 
@@ -98,11 +102,13 @@ static int parse(int argc, char **argv, struct maint *m)
 			m->key = optarg;
 		else if (o == O_JOB && forget)
 			m->job = optarg;
-		else if (o == O_DRY)
+		else if (o == O_DRY && !upgrade)
 			m->dry_run = true;
 		else if (o == O_PRUNE && forget)
 			m->prune = true;
-		else if (o == O_TH && parse_count(optarg, 100, &m->threshold) == 0)
+		else if (o == O_TH && !upgrade && parse_count(optarg, 100, &m->threshold) == 0)
+			continue;
+		else if (o == O_SEG && upgrade && parse_count(optarg, 1u << 30, &m->segment_size) == 0)
 			continue;
 		else if (forget && (field = keep_field(m, o)) && parse_count(optarg, 1000000, field) == 0)
 			continue;
@@ -195,14 +201,32 @@ static int do_forget(struct bk_repo *r, struct maint *m, char *err, size_t errle
 	return do_prune(r, m, err, errlen);
 }
 
+static int do_upgrade(struct bk_repo *r, const struct maint *m, char *err, size_t errlen)
+{
+	int rc = bk_repo_upgrade(r, m->segment_size, err, errlen);
+
+	if (rc < 0)
+		return 1;
+	if (rc == 1)
+		printf("%s is already format version 2: nothing to do\n", m->repo);
+	else
+		printf("upgraded %s to format version 2: new chunks go into segments of %u bytes; "
+		       "what it holds stays readable, but a vigil older than format version 2 "
+		       "can no longer open it (nor a mirror, once vigil sync has copied the new "
+		       "config)\n", m->repo, m->segment_size);
+	return 0;
+}
+
 bool cli_backup_maint_verb(const char *verb)
 {
-	return verb && (strcmp(verb, "forget") == 0 || strcmp(verb, "prune") == 0);
+	return verb && (strcmp(verb, "forget") == 0 || strcmp(verb, "prune") == 0 ||
+			strcmp(verb, "upgrade") == 0);
 }
 
 int cli_backup_maint_main(int argc, char **argv)
 {
-	struct maint m = { .verb = argv[0], .threshold = UINT32_MAX };
+	struct maint m = { .verb = argv[0], .threshold = UINT32_MAX,
+			   .segment_size = BK_DEFAULT_SEGMENT_SIZE };
 	struct bk_repo *r;
 	char err[1024] = "";
 	int rc;
@@ -221,6 +245,8 @@ int cli_backup_maint_main(int argc, char **argv)
 	}
 	if (strcmp(m.verb, "forget") == 0)
 		rc = do_forget(r, &m, err, sizeof(err));
+	else if (strcmp(m.verb, "upgrade") == 0)
+		rc = do_upgrade(r, &m, err, sizeof(err));
 	else
 		rc = do_prune(r, &m, err, sizeof(err));
 	bk_repo_close(r);

@@ -31,7 +31,7 @@ static void usage(FILE *out)
 		"      --log-level LEVEL  debug, info (default), notice, warning, error\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n"
-		"       vigil keygen|init|backup|snapshots|restore|verify|forget|prune ...  (backups; "
+		"       vigil keygen|init|backup|snapshots|restore|verify|forget|prune|upgrade ...  (backups; "
 		"vigil backup --help)\n");
 }
 

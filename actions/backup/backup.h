@@ -77,6 +77,13 @@ void bk_repo_set_lock_stale(struct bk_repo *r, unsigned seconds);
  */
 int bk_repo_lock(struct bk_repo *r, char *err, size_t errlen);
 void bk_repo_unlock(struct bk_repo *r);
+/*
+ * Raise a repository of format version 1 to version 2 (new chunks go into
+ * segments of segment_size): its config is rewritten, under the lock; what
+ * it holds stays as it is and readable.  A vigil older than format version
+ * 2 can no longer open it.  0 done, 1 already version 2, -1 with err.
+ */
+int bk_repo_upgrade(struct bk_repo *r, uint32_t segment_size, char *err, size_t errlen);
 
 /*
  * Progress of a backup, a restore or a verify, reported at every step

@@ -333,6 +333,72 @@ void bk_repo_set_lock_stale(struct bk_repo *r, unsigned seconds)
 	r->lock_stale_s = seconds;
 }
 
+/* The config text of version 2: text's, with the version and the segment size set. */
+static char *upgraded_config(const uint8_t *text, size_t len, uint32_t segment_size, int *was,
+			     char *err, size_t errlen)
+{
+	json_t *root = json_loadb((const char *)text, len, 0, NULL);
+	char *out = NULL;
+
+	*was = 0;
+	if (!root || json_unpack(root, "{s:i}", "vigil_repository", was) < 0) {
+		err_set(err, errlen, "config: not a vigil repository config");
+	} else if (*was == 1 &&
+		   (json_object_set_new(root, "vigil_repository", json_integer(2)) < 0 ||
+		    json_object_set_new(root, "segment_size", json_integer(segment_size)) < 0 ||
+		    !(out = json_dumps(root, JSON_INDENT(2))))) {
+		err_set(err, errlen, "config: out of memory");
+	}
+	json_decref(root);
+	return out;
+}
+
+int bk_repo_upgrade(struct bk_repo *r, uint32_t segment_size, char *err, size_t errlen)
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	char why[512] = "", *up = NULL;
+	int was = 0, rc;
+
+	if (segment_size < (16u << 10) || segment_size > (16u << 20)) {
+		err_set(err, errlen, "segment size %u: must be 16 KiB to 16 MiB", segment_size);
+		return -1;
+	}
+	if (segment_size > r->pack_size)
+		segment_size = r->pack_size;
+	/* Under the lock: no writer may be halfway through version 1 objects. */
+	if (bk_repo_lock(r, err, errlen) < 0)
+		return -1;
+	rc = r->store->ops->get(r->store, "config", CONFIG_MAX, &text, &len, why, sizeof(why));
+	if (rc == 1)
+		snprintf(why, sizeof(why), "no config");
+	if (rc == 0) {
+		up = upgraded_config(text, len, segment_size, &was, why, sizeof(why));
+		if (up) {
+			rc = r->store->ops->put(r->store, "config", up, strlen(up), why,
+						sizeof(why));
+		} else if (!why[0] && was == BK_FORMAT_VERSION) {
+			rc = 1; /* nothing to do */
+		} else {
+			if (!why[0])
+				snprintf(why, sizeof(why), "format version %d cannot be upgraded",
+					 was);
+			rc = -1;
+		}
+	}
+	if (rc == 0) {
+		r->version = 2;
+		r->segment_size = segment_size;
+	} else if (rc != 1) {
+		err_set(err, errlen, "upgrade %s: %s", r->store->where, why);
+		rc = -1;
+	}
+	bk_repo_unlock(r);
+	free(text);
+	free(up);
+	return rc;
+}
+
 struct store_fetch {
 	struct bk_repo *r;
 	const char *name;

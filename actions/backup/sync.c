@@ -135,10 +135,32 @@ static const char *config_id(const uint8_t *text, size_t len, json_t **j)
 	return id;
 }
 
+/* Whether mine is theirs after `vigil upgrade`: a newer version, nothing else changed. */
+static bool is_upgrade(json_t *mine, json_t *theirs)
+{
+	json_t *a = json_deep_copy(mine), *b = json_deep_copy(theirs);
+	json_int_t va = json_integer_value(json_object_get(mine, "vigil_repository"));
+	json_int_t vb = json_integer_value(json_object_get(theirs, "vigil_repository"));
+	bool same;
+
+	if (a && b) {
+		json_object_del(a, "vigil_repository");
+		json_object_del(b, "vigil_repository");
+		json_object_del(a, "segment_size");
+		json_object_del(b, "segment_size");
+	}
+	same = a && b && json_equal(a, b);
+	json_decref(a);
+	json_decref(b);
+	return same && vb >= 1 && va > vb;
+}
+
 /*
  * The target's config must be absent (an empty target) or the source's,
  * byte for byte: a mirror is readable only with the source's key and
- * settings, and mixing two repositories' objects would corrupt both.
+ * settings, and mixing two repositories' objects would corrupt both.  The
+ * one difference allowed is an upgrade of the source (`vigil upgrade`),
+ * which the mirror then follows.
  */
 static int check_config(struct bk_syncer *s, const uint8_t *mine, size_t mine_len)
 {
@@ -166,6 +188,8 @@ static int check_config(struct bk_syncer *s, const uint8_t *mine, size_t mine_le
 		rc = bk_sync_fail(s, "it holds another repository (id %.16s), not a mirror of %s "
 				  "(id %.16s); refusing to mix them", idb, s->r->store->where,
 				  ida ? ida : "?");
+	else if (is_upgrade(a, b))
+		s->config_upgrade = true; /* rc stays 0 */
 	else
 		rc = bk_sync_fail(s, "its config differs from the source's although both have id "
 				  "%.16s; refusing to mirror into it", ida);
@@ -328,7 +352,7 @@ static int plan(struct bk_syncer *s, size_t config_len)
 			bk_tab_each(&s->dst[k], plan_extra, &p);
 		}
 	}
-	if (!s->has_config) {
+	if (!s->has_config || s->config_upgrade) {
 		s->st->objects_pending++;
 		s->st->bytes_pending += config_len;
 	}

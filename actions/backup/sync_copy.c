@@ -148,17 +148,25 @@ static int upload_kind(struct bk_syncer *s, enum bk_sync_kind k)
 	return bk_tab_each(&s->src[k], upload_one, &c) != 0 ? -1 : 0;
 }
 
-/* First of all, so that every later state of the target is a readable repository. */
+/*
+ * First of all, so that every later state of the target is a readable
+ * repository: a new one only where there is none, an upgraded one (same
+ * repository, newer format version) over the old before any object of the
+ * new version arrives.
+ */
 static int put_config(struct bk_syncer *s, const uint8_t *config, size_t len)
 {
 	char why[512] = "";
-	int rc = s->t->ops->put_new(s->t, "config", config, len, why, sizeof(why));
+	int rc = s->config_upgrade
+			 ? s->t->ops->put(s->t, "config", config, len, why, sizeof(why))
+			 : s->t->ops->put_new(s->t, "config", config, len, why, sizeof(why));
 
 	if (rc == 1)
 		return bk_sync_fail(s, "a config appeared in it during the sync; run it again");
 	if (rc < 0)
 		return bk_sync_fail(s, "upload config: %s", why);
 	s->has_config = true;
+	s->config_upgrade = false;
 	s->st->bytes_uploaded += len;
 	s->st->objects_pending--;
 	s->st->bytes_pending -= len;
@@ -167,7 +175,7 @@ static int put_config(struct bk_syncer *s, const uint8_t *config, size_t len)
 
 int bk_sync_upload(struct bk_syncer *s, const uint8_t *config, size_t config_len)
 {
-	if (!s->has_config && put_config(s, config, config_len) < 0)
+	if ((!s->has_config || s->config_upgrade) && put_config(s, config, config_len) < 0)
 		return -1;
 	if (upload_kind(s, BK_SK_PACK) < 0)
 		return -1;

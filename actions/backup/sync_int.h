@@ -35,6 +35,7 @@ struct bk_syncer {
 	struct bk_repo tlock;
 	bool source_locked;
 	bool has_config;      /* the target has one (identical to the source's) */
+	bool config_upgrade;  /* the target's is the source's before `vigil upgrade`: replaced first */
 	struct bk_tab src[BK_SK_N], dst[BK_SK_N]; /* of struct bk_sync_obj */
 	char bad[384];        /* the first damaged pack or manifest, and why */
 	uint64_t bad_packs, bad_snapshots;

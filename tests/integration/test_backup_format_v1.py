@@ -108,3 +108,44 @@ def test_version_1_repository_from_an_older_vigil(tmp_path):
               str(tmp_path / "out4"))
     assert p.returncode == 0, p.stderr
     assert contents(str(tmp_path / "out4")) == contents(first)
+
+
+def test_upgrade_to_version_2_and_the_mirror_follows(tmp_path):
+    """`vigil upgrade` rewrites the config; old snapshots stay readable, new chunks go into
+    segments, and `vigil sync` replaces the mirror's config before anything new reaches it."""
+    with tarfile.open(FIXTURE) as t:
+        t.extractall(tmp_path)
+    repo, key, src = str(tmp_path / "repo"), str(tmp_path / "key"), str(tmp_path / "src")
+    mirror = str(tmp_path / "mirror")
+    os.chmod(key, 0o600)
+    make_source(src)
+    p = vigil("sync", "-r", repo, "--key", key, "--to", mirror)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert config(mirror)["vigil_repository"] == 1
+
+    p = vigil("upgrade", "-r", repo, "--key", key)
+    assert p.returncode == 0 and "upgraded" in p.stdout, p.stdout + p.stderr
+    cfg = config(repo)
+    assert cfg["vigil_repository"] == 2 and cfg["segment_size"] == 524288, cfg
+    p = vigil("upgrade", "-r", repo, "--key", key)
+    assert p.returncode == 0 and "already format version 2" in p.stdout, p.stdout + p.stderr
+
+    with open(os.path.join(src, "data", "new.txt"), "w") as f:
+        f.write("".join(f"line {i} of text written after the upgrade\n" for i in range(20000)))
+    p = vigil("backup", "-r", repo, "--key", key, "--job", "v1", "--no-progress", src)
+    assert p.returncode == 0, p.stderr
+    verify_clean(repo, key)
+    restore_matches(repo, key, src, str(tmp_path / "out1"))
+    first = str(tmp_path / "first")
+    make_source(first)
+    p = vigil("restore", "-r", repo, "--key", key, "--snapshot", "29ccd43f", "--no-progress",
+              str(tmp_path / "out2"))
+    assert p.returncode == 0, p.stderr
+    assert contents(str(tmp_path / "out2")) == contents(first)
+
+    p = vigil("sync", "-r", repo, "--key", key, "--to", mirror)
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(os.path.join(repo, "config"), "rb") as a, open(os.path.join(mirror, "config"), "rb") as b:
+        assert a.read() == b.read()
+    verify_clean(mirror, key)
+    restore_matches(mirror, key, src, str(tmp_path / "out3"))

@@ -374,7 +374,7 @@ START_TEST(version_1_repository_still_works)
 	struct bk_prune_stats ps;
 	struct bk_verify_stats vs;
 	unsigned shape[2] = { 0, 0 };
-	char id[BK_ID_HEX], v2[PATH_MAX], err[512] = "";
+	char id[BK_ID_HEX], v2[PATH_MAX], path[PATH_MAX], err[512] = "";
 
 	ck_assert_uint_eq(r->version, 1);
 	bkf_make_tree(src);
@@ -400,6 +400,29 @@ START_TEST(version_1_repository_still_works)
 	bkf_assert_same_tree(src, out);
 	ck_assert_msg(bk_verify(r, &vo, &vs, err, sizeof(err)) == 0, "verify: %s", err);
 	ck_assert_uint_eq(vs.problems, 0);
+
+	/* Upgraded: new chunks share segments, the old ones keep reading. */
+	ck_assert_msg(bk_repo_upgrade(r, BK_DEFAULT_SEGMENT_SIZE, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_int_eq(bk_repo_upgrade(r, BK_DEFAULT_SEGMENT_SIZE, err, sizeof(err)), 1);
+	ck_assert_uint_eq(r->version, 2);
+	unit_rm_tree(src);
+	ck_assert_int_eq(mkdir(src, 0700), 0);
+	bkf_make_tree(src);
+	bkf_join(path, sizeof(path), src, "after-upgrade.bin");
+	bkf_random_file(path, 1u << 20, 99); /* about 60 new chunks */
+	backup(r, true, NULL, id);
+	bk_repo_close(r);
+	r = bk_repo_open(repo, key, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	shape[0] = shape[1] = 0;
+	bk_tab_each(&r->index.chunks, seg_stats, shape);
+	ck_assert_uint_gt(shape[0], 0);
+	ck_assert_uint_gt(shape[1], 10);
+	unit_rm_tree(out);
+	restore(r, id, out);
+	bkf_assert_same_tree(src, out);
+	ck_assert_msg(bk_verify(r, &vo, &vs, err, sizeof(err)) == 0, "verify: %s", err);
 	bk_repo_close(r);
 
 	bkf_join(v2, sizeof(v2), tmp, "repo2");
