@@ -318,9 +318,10 @@ static int do_verify(struct bk_repo *r, const struct bk_cli *c, char *err, size_
 
 	if (rc < 0)
 		return 1;
-	printf("%s: %" PRIu64 " snapshots, %" PRIu64 " packs, %" PRIu64 " chunks%s; %" PRIu64
-	       " problems\n", rc == 0 ? "ok" : "DAMAGED", st.snapshots, st.packs, st.chunks,
-	       c->read_data ? " (every chunk read)" : "", st.problems);
+	printf("%s: format version %u, %" PRIu64 " snapshots, %" PRIu64 " packs, %" PRIu64
+	       " chunks%s; %" PRIu64 " problems\n", rc == 0 ? "ok" : "DAMAGED", bk_repo_format(r),
+	       st.snapshots, st.packs, st.chunks, c->read_data ? " (every chunk read)" : "",
+	       st.problems);
 	return rc == 0 ? 0 : 1;
 }
 

@@ -68,6 +68,8 @@ int bk_repo_init(const char *path, const struct bk_repo_params *p, char *err, si
 struct bk_repo *bk_repo_open(const char *path, const char *key_file, char *err, size_t errlen);
 void bk_repo_close(struct bk_repo *r);
 bool bk_repo_encrypted(const struct bk_repo *r);
+/* The repository's format version (1 or 2; see docs/repository-format.md). */
+unsigned bk_repo_format(const struct bk_repo *r);
 /* A lock untouched for this long is stale (a live writer refreshes it every few minutes). */
 void bk_repo_set_lock_stale(struct bk_repo *r, unsigned seconds);
 /*

@@ -328,6 +328,11 @@ bool bk_repo_encrypted(const struct bk_repo *r)
 	return r->encrypted;
 }
 
+unsigned bk_repo_format(const struct bk_repo *r)
+{
+	return r->version;
+}
+
 void bk_repo_set_lock_stale(struct bk_repo *r, unsigned seconds)
 {
 	r->lock_stale_s = seconds;

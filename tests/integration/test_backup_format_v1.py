@@ -56,10 +56,10 @@ def restore_matches(repo, key, src, out):
     assert contents(out) == contents(src)
 
 
-def verify_clean(repo, key):
+def verify_clean(repo, key, version):
     p = vigil("verify", "-r", repo, "--key", key, "--read-data", "--no-progress")
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "0 problems" in p.stdout, p.stdout
+    assert f"ok: format version {version}," in p.stdout and "0 problems" in p.stdout, p.stdout
 
 
 def config(repo):
@@ -76,7 +76,7 @@ def test_version_1_repository_from_an_older_vigil(tmp_path):
     assert config(repo)["vigil_repository"] == 1
 
     restore_matches(repo, key, src, str(tmp_path / "out1"))
-    verify_clean(repo, key)
+    verify_clean(repo, key, 1)
 
     # A new backup into it: new chunks stored, and the repository stays version 1.
     with open(os.path.join(src, "data", "new.txt"), "w") as f:
@@ -85,7 +85,7 @@ def test_version_1_repository_from_an_older_vigil(tmp_path):
     assert p.returncode == 0, p.stderr
     assert config(repo)["vigil_repository"] == 1 and "segment_size" not in config(repo)
     restore_matches(repo, key, src, str(tmp_path / "out2"))
-    verify_clean(repo, key)
+    verify_clean(repo, key, 1)
 
     # Retention and prune rewrite its index: still version 1, still sound.
     # (Retention goes by job and source path; this source's path is new, so
@@ -100,7 +100,7 @@ def test_version_1_repository_from_an_older_vigil(tmp_path):
     snaps = [json.loads(line) for line in p.stdout.splitlines()]
     assert p.returncode == 0 and len(snaps) == 2, p.stdout + p.stderr
     assert config(repo)["vigil_repository"] == 1
-    verify_clean(repo, key)
+    verify_clean(repo, key, 1)
     restore_matches(repo, key, src, str(tmp_path / "out3"))
     first = str(tmp_path / "first")
     make_source(first)
@@ -134,7 +134,7 @@ def test_upgrade_to_version_2_and_the_mirror_follows(tmp_path):
         f.write("".join(f"line {i} of text written after the upgrade\n" for i in range(20000)))
     p = vigil("backup", "-r", repo, "--key", key, "--job", "v1", "--no-progress", src)
     assert p.returncode == 0, p.stderr
-    verify_clean(repo, key)
+    verify_clean(repo, key, 2)
     restore_matches(repo, key, src, str(tmp_path / "out1"))
     first = str(tmp_path / "first")
     make_source(first)
@@ -147,5 +147,5 @@ def test_upgrade_to_version_2_and_the_mirror_follows(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     with open(os.path.join(repo, "config"), "rb") as a, open(os.path.join(mirror, "config"), "rb") as b:
         assert a.read() == b.read()
-    verify_clean(mirror, key)
+    verify_clean(mirror, key, 2)
     restore_matches(mirror, key, src, str(tmp_path / "out3"))
