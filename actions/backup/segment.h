@@ -18,7 +18,7 @@
 #include "actions/backup/crypto.h"
 #include "actions/backup/index.h"
 
-#define BK_SEGCACHE_SLOTS 8
+#define BK_SEGCACHE_SLOTS 32
 
 struct bk_segcache_slot {
 	uint8_t pack[BK_ID_LEN]; /* by id: a position in the index can be reused */

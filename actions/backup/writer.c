@@ -229,6 +229,10 @@ static int add_chunk(struct bk_writer *w, const uint8_t id[BK_ID_LEN], const uin
 	struct bk_seglist *l = &w->segc;
 
 	memcpy(pe.id, id, BK_ID_LEN);
+	/* Scattered chunks go into small segments, each cheap to read alone. */
+	if (w->gap && w->seg.len >= BK_SCATTERED_SEGMENT && close_segment(w, err, errlen) < 0)
+		return -1;
+	w->gap = false;
 	if (l->n == l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 64;
 		struct bk_seg_chunk *nc = realloc(l->c, ncap * sizeof(*nc));
@@ -262,8 +266,10 @@ int bk_writer_chunk(struct bk_writer *w, const uint8_t *p, size_t n, uint8_t id[
 		return -1;
 	bk_sha256(p, n, id);
 	w->chunks_total++;
-	if (bk_index_find(&w->r->index, id))
+	if (bk_index_find(&w->r->index, id)) {
+		w->gap = true;
 		return 0;
+	}
 	if (add_chunk(w, id, p, n, err, errlen) < 0) {
 		w->broken = true;
 		return -1;

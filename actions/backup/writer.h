@@ -34,6 +34,13 @@
 
 /* Packs between index files: bounds what a killed run leaves unindexed. */
 #define BK_PACKS_PER_INDEX 8
+/*
+ * A segment of scattered chunks (new ones with known ones between them)
+ * closes at this size: reading one chunk back decodes its whole segment,
+ * and the restore of a file rewritten here and there by many runs reads
+ * chunks from many such segments, more than the reader keeps decoded.
+ */
+#define BK_SCATTERED_SEGMENT (64u << 10)
 
 /* The chunks of one segment. */
 struct bk_seglist {
@@ -61,6 +68,9 @@ struct bk_writer {
 	/* After a failure chunks may be pending that will never be stored:
 	 * every later call fails rather than index around them. */
 	bool broken;
+	/* A known chunk came since the last new one: the new chunks are
+	 * scattered (pages rewritten here and there in a large file). */
+	bool gap;
 };
 
 int bk_writer_init(struct bk_writer *w, struct bk_repo *r, char *err, size_t errlen);

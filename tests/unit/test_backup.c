@@ -20,6 +20,7 @@
 #include "actions/backup/backup.h"
 #include "actions/backup/readahead.h"
 #include "actions/backup/repo.h"
+#include "actions/backup/writer.h"
 #include "common/fsutil.h"
 #include "tests/unit/backup_fixture.h"
 #include "tests/unit/unit_util.h"
@@ -210,6 +211,26 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The smallest and largest segment among the chunks in packs [from, to). */
+struct seg_range {
+	size_t from, to;
+	uint32_t min, max;
+};
+
+static int seg_range(void *elem, void *arg)
+{
+	const struct bk_ientry *e = elem;
+	struct seg_range *sr = arg;
+
+	if (e->pack < sr->from || e->pack >= sr->to)
+		return 0;
+	if (sr->min == 0 || e->seg_len < sr->min)
+		sr->min = e->seg_len;
+	if (e->seg_len > sr->max)
+		sr->max = e->seg_len;
+	return 0;
+}
+
 START_TEST(scattered_page_rewrites_grow_little)
 {
 	/* The density of 400 pages in a 300 MiB file: one per ~768 KiB. */
@@ -220,6 +241,7 @@ START_TEST(scattered_page_rewrites_grow_little)
 	char path[PATH_MAX], id[BK_ID_HEX], out2[PATH_MAX];
 	struct timespec t0;
 	uint64_t before, growth;
+	size_t npacks;
 	double secs, ratio;
 
 	bkf_join(path, sizeof(path), src, "db.img");
@@ -228,9 +250,24 @@ START_TEST(scattered_page_rewrites_grow_little)
 	backup(r, false, &s1, id);
 	secs = seconds_since(&t0);
 	before = bkf_du(repo);
+	npacks = r->index.npacks;
 	rewrite_pages(path, size, pages, 77);
 	backup(r, false, &s2, id);
 	growth = bkf_du(repo) - before;
+	/* The scattered new chunks went into small segments (writer.h), the
+	 * full backup's into ones of the default size. */
+	for (size_t i = 0; i < 2; i++) {
+		struct seg_range sr = { .from = i ? npacks : 0, .to = i ? SIZE_MAX : npacks };
+
+		bk_tab_each(&r->index.chunks, seg_range, &sr);
+		printf("segments of the %s backup: %u to %u bytes\n", i ? "second" : "first",
+		       sr.min, sr.max);
+		/* BK_SCATTERED_SEGMENT, plus the run of new chunks around one page. */
+		if (i)
+			ck_assert_uint_le(sr.max, BK_SCATTERED_SEGMENT + 3 * BK_DEFAULT_CHUNK_MAX);
+		else
+			ck_assert_uint_ge(sr.max, BK_DEFAULT_SEGMENT_SIZE);
+	}
 	ratio = (double)growth / (pages * 8192.0);
 	printf("scattered pages: %d x 8 KiB rewritten in a 32 MiB file: repository grew %llu bytes "
 	       "= %.2f x the changed bytes (%llu new chunks); full backup %.0f MB/s\n",
