@@ -67,12 +67,28 @@ def config(repo):
         return json.load(f)
 
 
-def test_version_1_repository_from_an_older_vigil(tmp_path):
+def unpack(tmp_path):
+    """The fixture's repository and key under tmp_path, and the source it was made from."""
     with tarfile.open(FIXTURE) as t:
         t.extractall(tmp_path)
     repo, key, src = str(tmp_path / "repo"), str(tmp_path / "key"), str(tmp_path / "src")
     os.chmod(key, 0o600)
     make_source(src)
+    return repo, key, src
+
+
+def first_snapshot_matches(repo, key, tmp_path, out):
+    """The older vigil's own snapshot still restores to the tree it was made from."""
+    first = str(tmp_path / "first")
+    make_source(first)
+    p = vigil("restore", "-r", repo, "--key", key, "--snapshot", "29ccd43f", "--no-progress",
+              str(tmp_path / out))
+    assert p.returncode == 0, p.stderr
+    assert contents(str(tmp_path / out)) == contents(first)
+
+
+def test_version_1_repository_from_an_older_vigil(tmp_path):
+    repo, key, src = unpack(tmp_path)
     assert config(repo)["vigil_repository"] == 1
 
     restore_matches(repo, key, src, str(tmp_path / "out1"))
@@ -102,23 +118,14 @@ def test_version_1_repository_from_an_older_vigil(tmp_path):
     assert config(repo)["vigil_repository"] == 1
     verify_clean(repo, key, 1)
     restore_matches(repo, key, src, str(tmp_path / "out3"))
-    first = str(tmp_path / "first")
-    make_source(first)
-    p = vigil("restore", "-r", repo, "--key", key, "--snapshot", "29ccd43f", "--no-progress",
-              str(tmp_path / "out4"))
-    assert p.returncode == 0, p.stderr
-    assert contents(str(tmp_path / "out4")) == contents(first)
+    first_snapshot_matches(repo, key, tmp_path, "out4")
 
 
 def test_upgrade_to_version_2_and_the_mirror_follows(tmp_path):
     """`vigil upgrade` rewrites the config; old snapshots stay readable, new chunks go into
     segments, and `vigil sync` replaces the mirror's config before anything new reaches it."""
-    with tarfile.open(FIXTURE) as t:
-        t.extractall(tmp_path)
-    repo, key, src = str(tmp_path / "repo"), str(tmp_path / "key"), str(tmp_path / "src")
+    repo, key, src = unpack(tmp_path)
     mirror = str(tmp_path / "mirror")
-    os.chmod(key, 0o600)
-    make_source(src)
     p = vigil("sync", "-r", repo, "--key", key, "--to", mirror)
     assert p.returncode == 0, p.stdout + p.stderr
     assert config(mirror)["vigil_repository"] == 1
@@ -136,16 +143,12 @@ def test_upgrade_to_version_2_and_the_mirror_follows(tmp_path):
     assert p.returncode == 0, p.stderr
     verify_clean(repo, key, 2)
     restore_matches(repo, key, src, str(tmp_path / "out1"))
-    first = str(tmp_path / "first")
-    make_source(first)
-    p = vigil("restore", "-r", repo, "--key", key, "--snapshot", "29ccd43f", "--no-progress",
-              str(tmp_path / "out2"))
-    assert p.returncode == 0, p.stderr
-    assert contents(str(tmp_path / "out2")) == contents(first)
+    first_snapshot_matches(repo, key, tmp_path, "out2")
 
     p = vigil("sync", "-r", repo, "--key", key, "--to", mirror)
     assert p.returncode == 0, p.stdout + p.stderr
-    with open(os.path.join(repo, "config"), "rb") as a, open(os.path.join(mirror, "config"), "rb") as b:
+    with open(os.path.join(repo, "config"), "rb") as a, \
+            open(os.path.join(mirror, "config"), "rb") as b:
         assert a.read() == b.read()
     verify_clean(mirror, key, 2)
     restore_matches(mirror, key, src, str(tmp_path / "out3"))
