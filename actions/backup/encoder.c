@@ -13,13 +13,13 @@
 #include "actions/backup/encoder.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/thread.h"
 
 /*
  * A slot whose buffers grew past this gives them back: the ring cycles
@@ -118,23 +118,17 @@ unsigned bk_encoder_threads(void)
 	return n > BK_ENCODER_MAX_THREADS ? BK_ENCODER_MAX_THREADS : (unsigned)n;
 }
 
-/* Start one worker with every signal blocked, so signals reach the caller's thread. */
+/* Start one worker; signals stay with the caller's thread (thread.h). */
 static int start_worker(struct bk_encoder *e, struct worker *wk, const struct bk_codec *proto,
 			char *err, size_t errlen)
 {
-	sigset_t all, old;
 	int rc;
 
 	wk->e = e;
 	wk->codec = bk_codec_dup(proto, err, errlen);
 	if (!wk->codec)
 		return -1;
-	sigfillset(&all);
-	rc = pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (rc == 0) {
-		rc = pthread_create(&wk->th, NULL, worker_main, wk);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
+	rc = thread_start_quiet(&wk->th, worker_main, wk);
 	if (rc != 0) {
 		err_set(err, errlen, "encoder: cannot start a thread: %s", strerror(rc));
 		bk_codec_free(wk->codec);
@@ -145,32 +139,19 @@ static int start_worker(struct bk_encoder *e, struct worker *wk, const struct bk
 	return 0;
 }
 
-static int init_sync(struct bk_encoder *e, char *err, size_t errlen)
-{
-	int rc = pthread_mutex_init(&e->mu, NULL);
-
-	if (rc == 0 && (rc = pthread_cond_init(&e->work, NULL)) != 0)
-		pthread_mutex_destroy(&e->mu);
-	if (rc == 0 && (rc = pthread_cond_init(&e->done, NULL)) != 0) {
-		pthread_cond_destroy(&e->work);
-		pthread_mutex_destroy(&e->mu);
-	}
-	if (rc != 0)
-		err_set(err, errlen, "encoder: %s", strerror(rc));
-	return rc != 0 ? -1 : 0;
-}
-
 struct bk_encoder *bk_encoder_new(const struct bk_codec *proto, unsigned threads,
 				  bk_encode_fn fn, char *err, size_t errlen)
 {
 	struct bk_encoder *e = calloc(1, sizeof(*e));
 	char why[256] = "";
+	int rc;
 
 	if (!e) {
 		err_set(err, errlen, "encoder: out of memory");
 		return NULL;
 	}
-	if (init_sync(e, err, errlen) < 0) {
+	if ((rc = thread_sync_init(&e->mu, &e->work, &e->done)) != 0) {
+		err_set(err, errlen, "encoder: %s", strerror(rc));
 		free(e);
 		return NULL;
 	}

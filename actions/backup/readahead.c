@@ -12,13 +12,13 @@
 #include "actions/backup/readahead.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actions/backup/repo.h"
 #include "common/error.h"
+#include "common/thread.h"
 
 enum kind { IT_ENTRY, IT_CHUNK, IT_BAD, IT_END, IT_FAIL };
 
@@ -253,21 +253,6 @@ int bk_readahead_chunk(struct bk_readahead *ra, const uint8_t **p, size_t *n, bo
 
 /* ---- lifetime ---- */
 
-static int init_sync(struct bk_readahead *ra, char *err, size_t errlen)
-{
-	int rc = pthread_mutex_init(&ra->mu, NULL);
-
-	if (rc == 0 && (rc = pthread_cond_init(&ra->room, NULL)) != 0)
-		pthread_mutex_destroy(&ra->mu);
-	if (rc == 0 && (rc = pthread_cond_init(&ra->ready, NULL)) != 0) {
-		pthread_cond_destroy(&ra->room);
-		pthread_mutex_destroy(&ra->mu);
-	}
-	if (rc != 0)
-		err_set(err, errlen, "read ahead: %s", strerror(rc));
-	return rc != 0 ? -1 : 0;
-}
-
 static void destroy(struct bk_readahead *ra)
 {
 	for (size_t i = 0; i < BK_READAHEAD_ITEMS; i++) {
@@ -284,27 +269,22 @@ struct bk_readahead *bk_readahead_new(struct bk_repo *r, const uint8_t *tree, si
 				      char *err, size_t errlen)
 {
 	struct bk_readahead *ra = calloc(1, sizeof(*ra));
-	sigset_t all, old;
 	int rc;
 
 	if (!ra) {
 		err_set(err, errlen, "read ahead: out of memory");
 		return NULL;
 	}
-	if (init_sync(ra, err, errlen) < 0) {
+	if ((rc = thread_sync_init(&ra->mu, &ra->room, &ra->ready)) != 0) {
+		err_set(err, errlen, "read ahead: %s", strerror(rc));
 		free(ra);
 		return NULL;
 	}
 	ra->r = r;
 	ra->tree = tree;
 	ra->ntree = ntree;
-	/* Every signal blocked in the thread, so signals reach the caller's. */
-	sigfillset(&all);
-	rc = pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (rc == 0) {
-		rc = pthread_create(&ra->th, NULL, reader_main, ra);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
+	/* Signals stay with the caller's thread (thread.h). */
+	rc = thread_start_quiet(&ra->th, reader_main, ra);
 	if (rc != 0) {
 		err_set(err, errlen, "read ahead: cannot start a thread: %s", strerror(rc));
 		destroy(ra);
