@@ -81,6 +81,24 @@ static json_t *encryption_json(const uint8_t key[BK_KEY_LEN], const uint8_t id[B
 	return j;
 }
 
+#define SEGMENT_MIN (16u << 10)
+#define SEGMENT_MAX (16u << 20)
+
+/* A segment size a writer accepts; -1 with err otherwise. */
+static int segment_size_check(uint32_t size, char *err, size_t errlen)
+{
+	if (size >= SEGMENT_MIN && size <= SEGMENT_MAX)
+		return 0;
+	err_set(err, errlen, "segment size %u: must be 16 KiB to 16 MiB", size);
+	return -1;
+}
+
+/* No segment outgrows the pack it goes into. */
+static uint32_t segment_in_pack(uint32_t segment_size, uint32_t pack_size)
+{
+	return segment_size < pack_size ? segment_size : pack_size;
+}
+
 static int params_check(const struct bk_repo_params *p, char *err, size_t errlen)
 {
 	struct bk_chunker c;
@@ -96,10 +114,8 @@ static int params_check(const struct bk_repo_params *p, char *err, size_t errlen
 			BK_FORMAT_VERSION);
 		return -1;
 	}
-	if (p->format >= 2 && (p->segment_size < (16u << 10) || p->segment_size > (16u << 20))) {
-		err_set(err, errlen, "segment size %u: must be 16 KiB to 16 MiB", p->segment_size);
+	if (p->format >= 2 && segment_size_check(p->segment_size, err, errlen) < 0)
 		return -1;
-	}
 	if (p->zstd_level < 1 || p->zstd_level > 19) {
 		err_set(err, errlen, "zstd level %d: must be 1 to 19", p->zstd_level);
 		return -1;
@@ -129,8 +145,7 @@ static char *config_text(const struct bk_repo_params *p, const uint8_t *key,
 			 "encryption", enc);
 	if (root && p->format >= 2 &&
 	    json_object_set_new(root, "segment_size",
-				json_integer(p->segment_size < p->pack_size ? p->segment_size
-									    : p->pack_size)) < 0) {
+				json_integer(segment_in_pack(p->segment_size, p->pack_size))) < 0) {
 		json_decref(root);
 		root = NULL;
 	}
@@ -242,7 +257,7 @@ static int open_config(struct bk_repo *r, const char *text, const char *key_file
 	}
 	/* Only writers use the segment size: a reader must not refuse an odd one. */
 	if (version >= 2 && (json_unpack(root, "{s:i}", "segment_size", &seg) < 0 ||
-			     seg < (16 << 10) || seg > (16 << 20)))
+			     seg < (int)SEGMENT_MIN || seg > (int)SEGMENT_MAX))
 		seg = BK_DEFAULT_SEGMENT_SIZE;
 	if (!bk_is_id_hex(id) || strcmp(alg, CHUNKER_NAME) != 0 || strcmp(comp, "zstd") != 0 ||
 	    min <= 0 || avg <= 0 || max <= 0 || pack < (64 << 10)) {
@@ -252,7 +267,8 @@ static int open_config(struct bk_repo *r, const char *text, const char *key_file
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->pack_size = (uint32_t)pack;
 	r->version = (unsigned)version;
-	r->segment_size = (uint32_t)seg;
+	/* 0 in version 1: every chunk is a segment of its own. */
+	r->segment_size = segment_in_pack((uint32_t)seg, r->pack_size);
 	/* Only writers use the level: a reader must not refuse a hand-edited one. */
 	if (level < 1 || level > 19)
 		level = BK_DEFAULT_ZSTD_LEVEL;
@@ -365,12 +381,9 @@ int bk_repo_upgrade(struct bk_repo *r, uint32_t segment_size, char *err, size_t 
 	char why[512] = "", *up = NULL;
 	int was = 0, rc;
 
-	if (segment_size < (16u << 10) || segment_size > (16u << 20)) {
-		err_set(err, errlen, "segment size %u: must be 16 KiB to 16 MiB", segment_size);
+	if (segment_size_check(segment_size, err, errlen) < 0)
 		return -1;
-	}
-	if (segment_size > r->pack_size)
-		segment_size = r->pack_size;
+	segment_size = segment_in_pack(segment_size, r->pack_size);
 	/* Under the lock: no writer may be halfway through version 1 objects. */
 	if (bk_repo_lock(r, err, errlen) < 0)
 		return -1;

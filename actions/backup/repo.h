@@ -31,7 +31,8 @@ struct bk_repo {
 	char id[BK_ID_HEX];
 	uint32_t pack_size;
 	unsigned version;      /* of the format: what writers write into this repository */
-	uint32_t segment_size; /* a writer's segment target; 0 (version 1): one chunk each */
+	/* A writer's segment target, at most pack_size; 0 (version 1): one chunk each. */
+	uint32_t segment_size;
 	bool encrypted;
 	struct bk_buf rbuf;      /* a stored segment being read */
 	struct bk_segcache segs; /* segments decoded for bk_chunk_read */

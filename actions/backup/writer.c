@@ -251,7 +251,7 @@ static int add_chunk(struct bk_writer *w, const uint8_t id[BK_ID_LEN], const uin
 	if (bk_buf_append(&w->seg, p, n) < 0)
 		goto oom;
 	/* Version 1 (segment size 0) stores every chunk alone. */
-	if (w->seg.len >= w->r->segment_size || w->seg.len >= w->r->pack_size)
+	if (w->seg.len >= w->r->segment_size)
 		return close_segment(w, err, errlen);
 	return 0;
 oom:
