@@ -126,6 +126,12 @@ static int pack_done(struct bk_writer *w, char *err, size_t errlen)
 	return bk_lock_refresh(w->r, err, errlen);
 }
 
+/* Write the pack once its segments reach the target size. */
+static int pack_if_full(struct bk_writer *w, char *err, size_t errlen)
+{
+	return w->pw.data.len >= w->r->pack_size ? pack_done(w, err, errlen) : 0;
+}
+
 /*
  * Move the oldest encoded segment into the pack (waiting for it if wait),
  * and write the pack once it is full.  1 when there was none to move.
@@ -142,11 +148,7 @@ static int collect(struct bk_writer *w, bool wait, char *err, size_t errlen)
 			     errlen);
 	bk_encoder_release(w->enc);
 	w->q_tail++;
-	if (rc < 0)
-		return -1;
-	if (w->pw.data.len >= w->r->pack_size)
-		return pack_done(w, err, errlen);
-	return 0;
+	return rc < 0 ? -1 : pack_if_full(w, err, errlen);
 }
 
 /* Every queued chunk into a pack (the last pack stays open). */
@@ -201,9 +203,7 @@ static int pack_segment(struct bk_writer *w, char *err, size_t errlen)
 	if (bk_packw_add(&w->pw, w->r->codec, w->seg.p, w->seg.len, w->segc.c, w->segc.n, err,
 			 errlen) < 0)
 		return -1;
-	if (w->pw.data.len >= w->r->pack_size)
-		return pack_done(w, err, errlen);
-	return 0;
+	return pack_if_full(w, err, errlen);
 }
 
 /* Encode the open segment (if any chunk is in it) and start a new one. */
