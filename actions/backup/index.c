@@ -234,7 +234,7 @@ int bk_index_parse(struct bk_index *x, const uint8_t *plain, size_t len, char *e
 	uint32_t npacks, version;
 
 	if (len < BK_INDEX_HEADER_LEN || memcmp(plain, INDEX_MAGIC, 4) != 0 ||
-	    ((version = bk_get_le32(plain + 4)) != 1 && version != 2)) {
+	    !bk_pack_version_known(version = bk_get_le32(plain + 4))) {
 		err_set(err, errlen, "index: bad magic or version");
 		return -1;
 	}

@@ -127,6 +127,11 @@ int bk_packw_append(struct bk_packw *w, const void *stored, size_t stored_len, s
 	return add_entries(w, off, raw_len, ch, n, err, errlen);
 }
 
+bool bk_pack_version_known(uint32_t version)
+{
+	return version == 1 || version == 2;
+}
+
 size_t bk_pack_entry_len(unsigned version)
 {
 	return version == 1 ? BK_PACK_ENTRY_LEN_V1 : BK_PACK_ENTRY_LEN_V2;
@@ -198,7 +203,7 @@ int bk_packw_seal(struct bk_packw *w, struct bk_codec *c, unsigned version,
 	uint8_t trailer[BK_PACK_TRAILER_LEN];
 	int rc = -1;
 
-	if (version != 1 && version != 2) {
+	if (!bk_pack_version_known(version)) {
 		err_set(err, errlen, "pack: no format version %u", version);
 		return -1;
 	}
@@ -242,7 +247,7 @@ static int parse_entries(const struct bk_buf *h, size_t end, struct bk_pack_entr
 	char why[96];
 
 	if (h->len < HEADER_FIXED || memcmp(h->p, HEADER_MAGIC, 4) != 0 ||
-	    ((version = bk_get_le32(h->p + 4)) != 1 && version != 2)) {
+	    !bk_pack_version_known(version = bk_get_le32(h->p + 4))) {
 		err_set(err, errlen, "pack header: bad magic or version");
 		return -1;
 	}

@@ -17,6 +17,7 @@
 #ifndef VIGIL_ACTIONS_BACKUP_PACK_H
 #define VIGIL_ACTIONS_BACKUP_PACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,8 @@ int bk_packw_append(struct bk_packw *w, const void *stored, size_t stored_len, s
  */
 int bk_packw_seal(struct bk_packw *w, struct bk_codec *c, unsigned version,
 		  uint8_t id[BK_ID_LEN], char *err, size_t errlen);
+/* Whether pack headers and index files of this version exist (1 and 2). */
+bool bk_pack_version_known(uint32_t version);
 /* An entry's on-disk record: 44 bytes in format version 1, 52 in 2. */
 size_t bk_pack_entry_len(unsigned version);
 /* Write e's record at p; -1 when version 1 cannot hold it (a segment of several chunks). */
