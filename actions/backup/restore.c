@@ -10,8 +10,9 @@
  *
  * The chunks are read, decoded and checked on a second thread
  * (readahead.h) while this one creates and writes the files.  All-zero
- * chunks become holes (lseek over them), so sparse files come back sparse.  Directories are created private and get their real mode,
- * owner and mtime last, deepest first, so filling them neither fails on a
+ * chunks become holes (lseek over them), so sparse files come back
+ * sparse.  Directories are created private and get their real mode, owner
+ * and mtime last, deepest first, so filling them neither fails on a
  * read-only directory nor bumps a restored mtime.  Ownership is restored
  * only when running as root.
  */

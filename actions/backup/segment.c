@@ -31,12 +31,6 @@ void bk_segcache_free(struct bk_segcache *sc)
 	memset(sc, 0, sizeof(*sc));
 }
 
-void bk_segcache_clear(struct bk_segcache *sc)
-{
-	for (size_t i = 0; i < BK_SEGCACHE_SLOTS; i++)
-		sc->slot[i].used = 0;
-}
-
 /* The slot holding e's segment, or NULL with *lru the one to refill. */
 static struct bk_segcache_slot *lookup(struct bk_segcache *sc, const uint8_t pack[BK_ID_LEN],
 				       const struct bk_ientry *e, struct bk_segcache_slot **lru)

@@ -44,10 +44,8 @@ struct bk_seg_mem {
 int bk_seg_fetch_mem(void *arg, const struct bk_ientry *e, const uint8_t **stored, char *why,
 		     size_t whylen);
 
-/* A zeroed bk_segcache is empty and ready. */
+/* A zeroed bk_segcache is empty and ready, and so is one after bk_segcache_free. */
 void bk_segcache_free(struct bk_segcache *sc);
-/* Forget every decoded segment (the packs behind them may have changed). */
-void bk_segcache_clear(struct bk_segcache *sc);
 /*
  * Chunk e (in the pack whose id is pack) plaintext: *chunk points at e->raw_len bytes that hash to
  * e->id, valid until the next call.  -1 with why: the fetch failed, the
