@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,9 +94,7 @@ static int run_prune(struct bk_repo *r, struct steps *s, struct bk_prune_stats *
 /* A prune in a child that dies at step kill_at (-1: never) or at SIGKILL after delay_us. */
 static bool prune_in_child(int kill_at, long delay_us)
 {
-	struct timespec ts = { delay_us / 1000000, (delay_us % 1000000) * 1000 };
 	pid_t pid = fork();
-	int status;
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -107,17 +104,7 @@ static bool prune_in_child(int kill_at, long delay_us)
 
 		_exit(r && run_prune(r, &s, NULL, err, sizeof(err)) == 0 ? 0 : 3);
 	}
-	if (delay_us >= 0) {
-		nanosleep(&ts, NULL);
-		kill(pid, SIGKILL);
-	}
-	/* Reaped before anyone looks at the lock: a zombie's pid still looks alive. */
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	if (WIFEXITED(status))
-		ck_assert_int_eq(WEXITSTATUS(status), 0);
-	else
-		ck_assert_int_eq(WTERMSIG(status), SIGKILL);
-	return WIFSIGNALED(status);
+	return pf_kill_and_reap(pid, delay_us);
 }
 
 /* A new directory with one file of its own, backed up as job "extra". */

@@ -12,8 +12,11 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/unit/backup_fixture.h"
@@ -147,4 +150,22 @@ uint64_t pf_data_bytes(const struct pf *f)
 
 	bkf_join(data, sizeof(data), f->repo, "data");
 	return bkf_du(data);
+}
+
+bool pf_kill_and_reap(pid_t pid, long delay_us)
+{
+	struct timespec ts = { delay_us / 1000000, (delay_us % 1000000) * 1000 };
+	int status;
+
+	if (delay_us >= 0) {
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+	}
+	/* Reaped before anyone judges its locks: a zombie's pid still looks alive. */
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status))
+		ck_assert_int_eq(WEXITSTATUS(status), 0);
+	else
+		ck_assert_int_eq(WTERMSIG(status), SIGKILL);
+	return WIFSIGNALED(status);
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "actions/backup/backup.h"
 
@@ -44,5 +45,11 @@ void pf_assert_verifies(struct bk_repo *r, struct bk_verify_stats *vs);
 size_t pf_count_snapshots(struct bk_repo *r);
 /* Bytes of the pack files. */
 uint64_t pf_data_bytes(const struct pf *f);
+/*
+ * The parent's half of a child that a test kills: SIGKILL it after
+ * delay_us (< 0: let it finish), reap it, and assert that it either
+ * exited 0 or died of that SIGKILL; whether it was killed.
+ */
+bool pf_kill_and_reap(pid_t pid, long delay_us);
 
 #endif

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,9 +131,7 @@ END_TEST
 /* A sync in a child killed after kill_at objects (0: never) or after delay_us (>= 0). */
 static bool sync_in_child(const char *where, int kill_at, long delay_us)
 {
-	struct timespec ts = { delay_us / 1000000, (delay_us % 1000000) * 1000 };
 	pid_t pid = fork();
-	int status;
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -146,17 +143,7 @@ static bool sync_in_child(const char *where, int kill_at, long delay_us)
 		_exit(r && sf_sync(r, where, false, &st, kill_at ? stop_after : NULL, &s, err,
 				   sizeof(err)) == 0 ? 0 : 3);
 	}
-	if (delay_us >= 0) {
-		nanosleep(&ts, NULL);
-		kill(pid, SIGKILL);
-	}
-	/* Reaped before anyone judges its locks: a zombie's pid still looks alive. */
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	if (WIFEXITED(status))
-		ck_assert_int_eq(WEXITSTATUS(status), 0);
-	else
-		ck_assert_int_eq(WTERMSIG(status), SIGKILL);
-	return WIFSIGNALED(status);
+	return pf_kill_and_reap(pid, delay_us);
 }
 
 /* After a kill: what the mirror holds is sound, and the next sync completes it. */
