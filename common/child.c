@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/fdlimit.h"
 #include "common/log.h"
 
 #define CHILD_BUCKETS 64
@@ -388,8 +389,10 @@ static pid_t fork_child(int out_fd, char *const argv[], char *const envp[])
 /* The pipe: read end non-blocking for the loop, write end blocking for the child. */
 static int open_pipe(int p[2], char *err, size_t errlen)
 {
+	char why[64];
+
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		set_err(err, errlen, "spawn: pipe", strerror(errno));
+		set_err(err, errlen, "spawn: pipe", fd_errno_text(errno, why, sizeof(why)));
 		return -1;
 	}
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
@@ -432,8 +435,10 @@ struct child *child_spawn(struct child_runner *r, char *const argv[],
 	int saved = errno;
 	close(p[1]);
 	free(env);
+	char why[64];
+
 	if (c->pid < 0)
-		set_err(err, errlen, "spawn: fork", strerror(saved));
+		set_err(err, errlen, "spawn: fork", fd_errno_text(saved, why, sizeof(why)));
 	else if (child_watch(c, timeout_ms, err, errlen) == 0)
 		return c;
 	else

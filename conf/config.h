@@ -250,9 +250,12 @@ struct conf_backup {
 	size_t n_alerts;
 };
 
+#define CONF_DEFAULT_MAX_CONNECTIONS 32
+
 struct conf_control {
 	char *socket;  /* unix socket path, default "/run/vigil/vigil.sock" */
 	int mode;      /* default 0600 */
+	int max_connections; /* open at once, 1..1024, default 32; the rest wait */
 };
 
 struct config {

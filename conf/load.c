@@ -35,7 +35,7 @@ static const char *const top_keys[] = {
 	"state_dir", "control", "log_format", "tilt_period", "tilt_stall", "journal_max_mb",
 	"clusters", "backups", NULL,
 };
-static const char *const control_keys[] = { "socket", "mode", NULL };
+static const char *const control_keys[] = { "socket", "mode", "max_connections", NULL };
 static const char *const cluster_keys[] = {
 	"name", "nodes", "probes", "balancers", "hooks", "alerts",
 	"cooldown", "max_failovers", "failover_window", "quorum", "failback_after",
@@ -439,9 +439,12 @@ static void load_control(const struct lgrp *top, struct conf_control *ctl)
 	int has = lu_subgroup(top, "control", "control", &g);
 
 	ctl->mode = 0600;
+	ctl->max_connections = CONF_DEFAULT_MAX_CONNECTIONS;
 	if (has == 1) {
 		lu_check_keys(&g, control_keys);
 		lu_mode(&g, &ctl->mode);
+		lu_int(&g, "max_connections", CONF_DEFAULT_MAX_CONNECTIONS, 1, 1024,
+		       &ctl->max_connections);
 		if (lu_path(&g, "socket", false, DEFAULT_SOCKET, &ctl->socket) < 0)
 			return;
 	} else if ((ctl->socket = strdup(DEFAULT_SOCKET)) == NULL) {

@@ -40,7 +40,9 @@ struct mon_env {
 	void (*idle)(void *arg);
 	/* Called when a node goes DOWN (the daemon checks for "everything at once"). */
 	void (*node_down)(void *arg);
-	void *idle_arg;          /* for both */
+	/* vigil itself failed (a probe it could not run for lack of fds...): TILT. */
+	void (*local_fault)(void *arg, const char *what);
+	void *idle_arg;          /* for all three */
 	const bool *tilt;        /* the daemon's TILT flag */
 };
 

@@ -24,9 +24,12 @@
 #include "monitor/status.h"
 
 #define CONTROL_MAX_BODY 65536
+#define CONTROL_MAX_HEADERS 8192
+#define CONTROL_TIMEOUT_S 10
 
 struct control {
 	struct evhttp *http;
+	struct control_gate *gate;
 	struct mon_daemon *d;
 	char *path;
 };
@@ -387,9 +390,11 @@ static int listen_unix(const char *path, int mode, char *err, size_t errlen)
 }
 
 struct control *control_new(struct event_base *base, struct mon_daemon *d, const char *path,
-			    int mode, char *err, size_t errlen)
+			    int mode, const struct control_limits *lim, char *err,
+			    size_t errlen)
 {
 	struct control *c = calloc(1, sizeof(*c));
+	struct evhttp_bound_socket *bound;
 	int fd;
 
 	if (!c || !(c->path = strdup(path)) || !(c->http = evhttp_new(base))) {
@@ -403,13 +408,18 @@ struct control *control_new(struct event_base *base, struct mon_daemon *d, const
 		c->path = NULL; /* not ours to unlink */
 		goto fail;
 	}
-	if (evhttp_accept_socket(c->http, fd) < 0) {
+	if (!(bound = evhttp_accept_socket_with_handle(c->http, fd))) {
 		close(fd);
 		snprintf(err, errlen, "control: cannot accept on %s", path);
 		goto fail;
 	}
+	c->gate = control_gate_new(base, c->http, bound, lim->max_connections, lim->fd_reserve,
+				   lim->fault, lim->fault_arg, err, errlen);
+	if (!c->gate)
+		goto fail;
 	evhttp_set_max_body_size(c->http, CONTROL_MAX_BODY);
-	evhttp_set_timeout(c->http, 10);
+	evhttp_set_max_headers_size(c->http, CONTROL_MAX_HEADERS);
+	evhttp_set_timeout(c->http, CONTROL_TIMEOUT_S);
 	/* Every method reaches handle_request, so even a wrong one gets a JSON error. */
 	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 					      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -421,12 +431,18 @@ fail:
 	return NULL;
 }
 
+void control_set_limits(struct control *c, const struct control_limits *lim)
+{
+	control_gate_limits(c->gate, lim->max_connections, lim->fd_reserve);
+}
+
 void control_free(struct control *c)
 {
 	if (!c)
 		return;
 	if (c->http)
-		evhttp_free(c->http);
+		evhttp_free(c->http); /* closes the connections the gate counts */
+	control_gate_free(c->gate);
 	if (c->path)
 		unlink(c->path);
 	free(c->path);

@@ -19,6 +19,7 @@
 #include "common/child.h"
 #include "common/clock.h"
 #include "common/curl_loop.h"
+#include "common/fdlimit.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "monitor/backup_jobs.h"
@@ -49,6 +50,59 @@ struct mon_daemon {
 };
 
 #define TILT_TICK_MS 250
+
+/*
+ * Descriptors, planned from the config (see fd_plan): what the probes and
+ * actions may hold at once is never handed to control connections.
+ */
+#define FD_FIXED 16        /* stdio, epoll, signal pipe, journal, listener */
+#define FD_PER_OBSERVER 2  /* its socket, or an exec probe's pipe */
+#define FD_PER_SHARD 2     /* a curl multi's wake-up socketpair */
+#define FD_CURL_SHARDS 64  /* curl_loop.c's CURL_LOOP_SHARDS */
+#define FD_PER_BALANCER 4  /* a runtime API connection, a check or reload's pipe */
+#define FD_PER_ALERT 2
+#define FD_PER_BACKUP 6    /* a job's child and its pipes */
+#define FD_ACTIONS 32      /* hooks, journal rotation, whatever else runs */
+
+struct fd_plan {
+	size_t reserve; /* for probes and actions */
+	size_t need;    /* the whole daemon: the soft RLIMIT_NOFILE it must have */
+};
+
+static struct fd_plan fd_plan(const struct config *cfg)
+{
+	size_t reserve = FD_ACTIONS + FD_PER_BACKUP * cfg->n_backups, http = 0;
+
+	for (size_t i = 0; i < cfg->n_clusters; i++) {
+		const struct conf_cluster *c = &cfg->clusters[i];
+
+		reserve += FD_PER_OBSERVER * c->n_nodes * c->n_probes;
+		reserve += FD_PER_BALANCER * c->n_balancers + FD_PER_ALERT * c->n_alerts;
+		for (size_t p = 0; p < c->n_probes; p++)
+			http += c->probes[p].type == CONF_PROBE_HTTP ? c->n_nodes : 0;
+	}
+	reserve += FD_PER_SHARD * (1 + (http < FD_CURL_SHARDS ? http : FD_CURL_SHARDS));
+	return (struct fd_plan){ reserve, FD_FIXED + reserve +
+					  (size_t)cfg->control.max_connections };
+}
+
+/* Raise the soft fd limit to what cfg needs; -1 with err when the hard limit is lower. */
+static int fd_prepare(const struct config *cfg, char *err, size_t errlen)
+{
+	struct fd_plan plan = fd_plan(cfg);
+	size_t raised;
+	char n[24];
+
+	if (fd_limit_ensure(plan.need, &raised, err, errlen) < 0)
+		return -1;
+	if (raised) {
+		snprintf(n, sizeof(n), "%zu", raised);
+		vlog(VLOG_INFO, "daemon", "raised the soft file descriptor limit", "to", n, NULL);
+	}
+	return 0;
+}
+
+static struct control_limits control_limits(struct mon_daemon *d, const struct config *cfg);
 
 size_t daemon_clusters(const struct mon_daemon *d, struct mon_cluster *const **out)
 {
@@ -106,6 +160,9 @@ static void tilt_enter(struct mon_daemon *d, const char *reason)
 		return;
 	d->tilt = true;
 	tilt_event(d, "tilt", reason);
+	/* Now, not at the next probe result: a probe vigil cannot run brings none. */
+	for (size_t i = 0; i < d->n_clusters; i++)
+		cluster_evaluate(d->clusters[i]);
 }
 
 static void tilt_leave(struct mon_daemon *d)
@@ -153,6 +210,12 @@ static void cluster_node_down(void *arg)
 		tilt_enter(d, "every node of every cluster went down at once");
 }
 
+/* vigil's own fault (a probe it could not run, an accept without fds): TILT, never a node's. */
+static void daemon_local_fault(void *arg, const char *what)
+{
+	tilt_enter(arg, what);
+}
+
 /* Loop stalls and wall-clock jumps, measured between ticks. */
 static bool any_busy(const struct mon_daemon *d);
 
@@ -192,6 +255,13 @@ static void maybe_rotate(struct mon_daemon *d)
 	free(head);
 }
 
+static struct control_limits control_limits(struct mon_daemon *d, const struct config *cfg)
+{
+	return (struct control_limits){ .max_connections = (size_t)cfg->control.max_connections,
+					.fd_reserve = fd_plan(cfg).reserve,
+					.fault = daemon_local_fault, .fault_arg = d };
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct mon_daemon *d = arg;
@@ -224,7 +294,8 @@ static struct mon_cluster **build_clusters(struct mon_daemon *d, const struct co
 {
 	struct mon_env env = {
 		.base = d->base, .curl = d->curl, .children = d->children, .journal = d->journal,
-		.idle = cluster_idle, .node_down = cluster_node_down, .idle_arg = d, .tilt = &d->tilt,
+		.idle = cluster_idle, .node_down = cluster_node_down, .local_fault = daemon_local_fault,
+		.idle_arg = d, .tilt = &d->tilt,
 	};
 	struct mon_cluster **cls = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*cls));
 
@@ -334,6 +405,11 @@ static void apply_pending(struct mon_daemon *d)
 	d->clusters = cls;
 	d->n_clusters = d->cfg->n_clusters;
 	d->generation++;
+	{
+		struct control_limits lim = control_limits(d, d->cfg);
+
+		control_set_limits(d->control, &lim);
+	}
 	if (backup_set_apply(d->backups, d->cfg, err, sizeof(err)) < 0)
 		vlog(VLOG_ERR, "daemon", "backup jobs not updated; the previous ones go on",
 		     "error", err, NULL);
@@ -355,12 +431,18 @@ static void reload(struct mon_daemon *d)
 {
 	struct conf_errors errs = { 0 };
 	struct config *cfg = NULL;
+	char err[512];
 
 	vlog(VLOG_NOTICE, "daemon", "SIGHUP: reloading config", "file", d->config_path, NULL);
 	if (conf_load(d->config_path, &cfg, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			vlog(VLOG_ERR, "daemon", "config reload rejected", "error", errs.msgs[i], NULL);
 		conf_errors_clear(&errs);
+		return;
+	}
+	if (fd_prepare(cfg, err, sizeof(err)) < 0) {
+		vlog(VLOG_ERR, "daemon", "config reload rejected", "error", err, NULL);
+		config_free(cfg);
 		return;
 	}
 	config_free(d->pending);
@@ -417,8 +499,12 @@ static int daemon_setup(struct mon_daemon *d, char *err, size_t errlen)
 		if (backup_set_apply(d->backups, d->cfg, err, errlen) < 0)
 			return -1;
 	}
-	d->control = control_new(d->base, d, d->cfg->control.socket, d->cfg->control.mode,
-				 err, errlen);
+	{
+		struct control_limits lim = control_limits(d, d->cfg);
+
+		d->control = control_new(d->base, d, d->cfg->control.socket, d->cfg->control.mode,
+					 &lim, err, errlen);
+	}
 	if (!d->control)
 		return -1;
 	d->clusters = build_clusters(d, d->cfg, err, errlen);
@@ -452,6 +538,12 @@ static void daemon_teardown(struct mon_daemon *d)
 	config_free(d->cfg);
 }
 
+/* libevent's own warnings go where vigil's go, not to bare stderr. */
+static void libevent_log(int severity, const char *msg)
+{
+	vlog(severity >= EVENT_LOG_WARN ? VLOG_WARNING : VLOG_DEBUG, "libevent", msg, NULL);
+}
+
 int daemon_run(const char *config_path, struct config *cfg)
 {
 	struct mon_daemon d = { .config_path = config_path, .cfg = cfg, .generation = 1 };
@@ -460,7 +552,8 @@ int daemon_run(const char *config_path, struct config *cfg)
 	int rc = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (daemon_setup(&d, err, sizeof(err)) < 0 ||
+	event_set_log_callback(libevent_log);
+	if (fd_prepare(cfg, err, sizeof(err)) < 0 || daemon_setup(&d, err, sizeof(err)) < 0 ||
 	    !(roles = replay_roles(&d, d.clusters, d.n_clusters, err, sizeof(err)))) {
 		vlog(VLOG_ERR, "daemon", "cannot start", "error", err, NULL);
 		rc = 1;

@@ -121,12 +121,38 @@ bool observer_node_update(struct mon_cluster *cl, size_t idx)
 	return true;
 }
 
+/*
+ * vigil could not run the probe (no descriptor, memory, process): that is
+ * vigil's fault, not the node's.  The observer keeps its rise/fall as it
+ * was, status shows why, and the daemon goes into TILT rather than act on
+ * a view it cannot refresh.
+ */
+static void obs_local_fault(struct mon_observer *o, const struct probe_result *res)
+{
+	struct mon_cluster *cl = o->cl;
+	char what[320];
+
+	o->last = *res;
+	o->has_last = true;
+	if (!cl->env.local_fault)
+		return;
+	snprintf(what, sizeof(what), "vigil cannot run its own probes (%s probe of %s/%s: %s)",
+		 probe_type_name(o->conf->type), cl->conf->name, cl->nodes[o->node].conf->name,
+		 res->detail);
+	cl->env.local_fault(cl->env.idle_arg, what);
+}
+
 static void obs_done(void *arg, const struct probe_result *res)
 {
 	struct mon_observer *o = arg;
 	struct mon_cluster *cl = o->cl;
 	uint64_t elapsed = clock_mono_ms() - o->started_ms;
 
+	if (res->status == PROBE_ERR_LOCAL) {
+		obs_schedule(o, next_delay(o->conf->interval_ms, elapsed, o->conf->jitter_ms));
+		obs_local_fault(o, res);
+		return;
+	}
 	cl->nodes[o->node].last = *res;
 	cl->nodes[o->node].has_last = true;
 	o->last = *res;

@@ -15,12 +15,15 @@
  */
 #include "probes/probe_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "common/curl_loop.h"
+#include "common/fdlimit.h"
 
 /* The most of a body searched for expect_body. */
 #define HTTP_BODY_MAX (64 * 1024)
@@ -56,6 +59,7 @@ struct http_probe {
 	int *expect;
 	size_t n_expect;
 	char *expect_body; /* NULL: not checked */
+	int sock_errno;    /* this run's socket() failed so (vigil's fault, not the node's) */
 	char *body;        /* this run's body so far, when checked */
 	size_t body_len;
 	size_t body_cap;
@@ -159,6 +163,22 @@ static int parse_method(const char *s, enum http_method *m, char *err, size_t er
 	return 0;
 }
 
+/*
+ * curl's socket(), so that a socket vigil could not get (EMFILE, ENOBUFS)
+ * is told apart from a node that refused: curl reports both alike.
+ */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct http_probe *h = arg;
+	int fd;
+
+	(void)purpose;
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd < 0)
+		h->sock_errno = errno;
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
 /* Set up a freshly reset handle for one run of h. */
 static CURLcode configure(struct http_probe *h, struct easy_slot *s)
 {
@@ -182,6 +202,8 @@ static CURLcode configure(struct http_probe *h, struct easy_slot *s)
 	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, h);
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	SET(CURLOPT_OPENSOCKETDATA, h);
 	SET(CURLOPT_ERRORBUFFER, s->errbuf);
 	SET(CURLOPT_BUFFERSIZE, HTTP_BUFFER_SIZE);
 	/*
@@ -293,7 +315,7 @@ static enum probe_status classify(CURLcode rc)
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_BAD_FUNCTION_ARGUMENT:
 	case CURLE_WRITE_ERROR:
-		return PROBE_ERR_INTERNAL;
+		return PROBE_ERR_LOCAL; /* vigil could not run the transfer */
 	default:
 		/* Refused, reset, empty or garbled replies: the node did not answer HTTP. */
 		return PROBE_ERR_CONNECT;
@@ -312,8 +334,21 @@ static bool status_expected(const struct http_probe *h, long code)
 static enum probe_status judge(struct http_probe *h, CURLcode rc, char *detail, size_t len)
 {
 	const char *why = h->slot->errbuf;
-	long code = 0;
+	long code = 0, os_errno = 0;
+	char errtext[64];
 
+	if (rc != CURLE_OK && h->sock_errno) {
+		snprintf(detail, len, "local: socket: %s",
+			 fd_errno_text(h->sock_errno, errtext, sizeof(errtext)));
+		return PROBE_ERR_LOCAL;
+	}
+	if (rc == CURLE_COULDNT_CONNECT &&
+	    curl_easy_getinfo(h->slot->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+	    fd_errno_is_local((int)os_errno)) {
+		snprintf(detail, len, "local: connect: %s",
+			 fd_errno_text((int)os_errno, errtext, sizeof(errtext)));
+		return PROBE_ERR_LOCAL;
+	}
 	if (rc != CURLE_OK) {
 		enum probe_status st = classify(rc);
 		snprintf(detail, len, "%s: %.140s", probe_status_str(st),
@@ -355,6 +390,7 @@ static int http_start(void *impl, struct probe *owner, char *err, size_t errlen)
 	struct easy_slot *s = slot_get();
 
 	h->owner = owner;
+	h->sock_errno = 0;
 	body_reset(h);
 	if (s == NULL) {
 		snprintf(err, errlen, "http probe: cannot create curl handle");

@@ -47,7 +47,7 @@ static const char *const status_names[] = {
 	[PROBE_ERR_TLS] = "tls",
 	[PROBE_ERR_EXIT] = "exit",
 	[PROBE_ERR_OUTPUT] = "output",
-	[PROBE_ERR_INTERNAL] = "internal",
+	[PROBE_ERR_LOCAL] = "local",
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -211,7 +211,7 @@ int probe_start(struct probe *p, probe_done_fn cb, void *arg)
 	p->starting = true;
 	int rc = p->ops->start(p->impl, p, err, sizeof(err));
 	if (rc < 0)
-		probe_report(p, PROBE_ERR_INTERNAL, err[0] ? err : "cannot start");
+		probe_report(p, PROBE_ERR_LOCAL, err[0] ? err : "cannot start");
 	p->starting = false;
 	return 0;
 }

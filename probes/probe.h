@@ -30,7 +30,12 @@ enum probe_status {
 	PROBE_ERR_TLS,      /* handshake or verification failed */
 	PROBE_ERR_EXIT,     /* exec exited non-zero or was killed */
 	PROBE_ERR_OUTPUT,   /* exec exited 0 but its output is not what it must say */
-	PROBE_ERR_INTERNAL, /* could not even start (fd limit, fork...) */
+	/*
+	 * vigil could not run the probe: its own descriptors, memory, ports or
+	 * processes ran out (EMFILE, ENOMEM, fork...).  Says nothing about the
+	 * node: the monitor never counts it as a failed check (see TILT).
+	 */
+	PROBE_ERR_LOCAL,
 };
 
 struct probe_result {

@@ -15,7 +15,11 @@ struct probe_ops {
 	void *(*new)(const struct probe_env *env, const struct conf_probe *conf,
 		     const struct conf_node *node, const struct conf_node *via,
 		     const char *cluster, char *err, size_t errlen);
-	/* Start a run; report later with probe_report(owner, ...). 0 or -1 with err. */
+	/*
+	 * Start a run; report later with probe_report(owner, ...).  0, or -1
+	 * with err when vigil could not even start it (no socket, pipe or
+	 * process): probe.c reports that as PROBE_ERR_LOCAL, never the node's.
+	 */
 	int (*start)(void *impl, struct probe *owner, char *err, size_t errlen);
 	/* Abort the run in flight; must not report afterwards. */
 	void (*cancel)(void *impl);

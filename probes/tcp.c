@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fdlimit.h"
+
 struct tcp_probe {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -87,14 +89,22 @@ static void tcp_close(struct tcp_probe *t)
 	t->fd = -1;
 }
 
-/* Close first: the report may free this probe. */
+/*
+ * Close first: the report may free this probe.  A connect that failed for
+ * lack of vigil's own resources (no local port, no buffer) is not the node's.
+ */
 static void tcp_finish(struct tcp_probe *t, int error)
 {
-	char detail[96];
+	char detail[96], why[64];
 
 	tcp_close(t);
 	if (error == 0) {
 		probe_report(t->owner, PROBE_OK, "connected");
+		return;
+	}
+	if (fd_errno_is_local(error)) {
+		snprintf(detail, sizeof(detail), "connect: %s", fd_errno_text(error, why, sizeof(why)));
+		probe_report(t->owner, PROBE_ERR_LOCAL, detail);
 		return;
 	}
 	snprintf(detail, sizeof(detail), "connect: %s", strerror(error));
@@ -120,7 +130,9 @@ static int tcp_start(void *impl, struct probe *owner, char *err, size_t errlen)
 	t->owner = owner;
 	t->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+		char why[64];
+
+		snprintf(err, errlen, "socket: %s", fd_errno_text(errno, why, sizeof(why)));
 		return -1;
 	}
 	if (connect(t->fd, (struct sockaddr *)&t->addr, t->addr_len) == 0) {

@@ -184,8 +184,9 @@ with open({self.path('promote.calls')!r}, "a") as f:
                              probes=self.probes(self) if self.probes else None,
                              hooks_extra=self.hooks_extra, top=self.top, **kw)
 
-    def start_daemon(self, timeout=15.0):
-        argv = [binary("vigil"), "-c", self.conf]
+    def start_daemon(self, timeout=15.0, wrap=()):
+        """Start vigil (wrap: a command that execs it, e.g. prlimit ... --)."""
+        argv = list(wrap) + [binary("vigil"), "-c", self.conf]
         if self.log_format:
             argv += ["--log-format", self.log_format]
         self.vigil = Proc(argv, self.vigil_log, env=clean_env())

@@ -406,7 +406,7 @@ START_TEST(names)
 	ck_assert_str_eq(probe_status_str(PROBE_ERR_TIMEOUT), "timeout");
 	ck_assert_str_eq(probe_status_str(PROBE_ERR_TLS), "tls");
 	ck_assert_str_eq(probe_status_str(PROBE_ERR_OUTPUT), "output");
-	ck_assert_str_eq(probe_status_str(PROBE_ERR_INTERNAL), "internal");
+	ck_assert_str_eq(probe_status_str(PROBE_ERR_LOCAL), "local");
 	ck_assert_str_eq(probe_status_str((enum probe_status)99), "unknown");
 }
 END_TEST

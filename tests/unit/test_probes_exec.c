@@ -247,6 +247,43 @@ START_TEST(cancel_no_callback)
 }
 END_TEST
 
+/*
+ * Out of fds once curl is already running: its socket() fails inside the
+ * transfer, which curl reports like a refused connect.  The probe must say
+ * it was vigil's own fault (EMFILE), not the node's.
+ */
+START_TEST(http_without_fds_is_local)
+{
+	struct node_buf nb;
+	uint16_t port;
+	int fd = listener(AF_INET, true, &port); /* listens, never answers */
+	struct conf_probe c = conf_of(CONF_PROBE_HTTP, 200);
+	struct rlimit old, tight;
+	struct done d;
+
+	ck_assert_int_ge(fd, 0);
+	c.url = (char *)"http://{address}/health";
+	struct probe *p = make(&c, node_at(&nb, "127.0.0.1", port));
+	/* A first run opens the curl shard and times out: no connection is kept. */
+	d = run_once(p, 2000);
+	ck_assert_int_eq(d.res.status, PROBE_ERR_TIMEOUT);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	tight = old;
+	tight.rlim_cur = (rlim_t)next_fd();
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	d = run_once(p, 2000);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	ck_assert_int_eq(d.res.status, PROBE_ERR_LOCAL);
+	ck_assert_str_eq(d.res.detail, "local: socket: Too many open files (EMFILE)");
+	ck_assert(!d.res.ok);
+	/* With fds back, the same probe reaches the listener again. */
+	d = run_once(p, 2000);
+	ck_assert_int_eq(d.res.status, PROBE_ERR_TIMEOUT);
+	probe_free(p);
+	close(fd);
+}
+END_TEST
+
 /* Out of fds, a type fails inside probe_start: the result still waits for the loop. */
 START_TEST(start_failure_deferred)
 {
@@ -275,10 +312,10 @@ START_TEST(start_failure_deferred)
 	ck_assert_int_eq(dx.calls, 0);
 	ck_assert(run_until(&dt.calls, 1, 2000));
 	ck_assert(run_until(&dx.calls, 1, 2000));
-	ck_assert_int_eq(dt.res.status, PROBE_ERR_INTERNAL);
-	ck_assert_str_eq(dt.res.detail, "socket: Too many open files");
-	ck_assert_int_eq(dx.res.status, PROBE_ERR_INTERNAL);
-	ck_assert_str_eq(dx.res.detail, "spawn: pipe: Too many open files");
+	ck_assert_int_eq(dt.res.status, PROBE_ERR_LOCAL);
+	ck_assert_str_eq(dt.res.detail, "socket: Too many open files (EMFILE)");
+	ck_assert_int_eq(dx.res.status, PROBE_ERR_LOCAL);
+	ck_assert_str_eq(dx.res.detail, "spawn: pipe: Too many open files (EMFILE)");
 	/* With fds back, the same probes work. */
 	dt = run_once(t, 2000);
 	ck_assert_msg(dt.res.ok, "%s", dt.res.detail);
@@ -303,6 +340,7 @@ static Suite *probes_exec_suite(void)
 	tcase_add_loop_test(tc, timeout_case, 0, 2);
 	tcase_add_test(tc, cancel_no_callback);
 	tcase_add_test(tc, start_failure_deferred);
+	tcase_add_test(tc, http_without_fds_is_local);
 	suite_add_tcase(s, tc);
 	return s;
 }
