@@ -37,6 +37,7 @@ struct act_env {
  */
 struct balancer_roles {
 	size_t primary;
+	uint64_t epoch;    /* the cluster's epoch: rendered files carry it (render_mark.h) */
 	const bool *out;   /* cluster->n_nodes flags, or NULL = none out; out[primary] must be false */
 	const bool *drain; /* a subset of out, or NULL = none */
 };

@@ -5,6 +5,7 @@
  * any step (or a cancel) can put them back.
  */
 #include "actions/render_job.h"
+#include "actions/render_mark.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +48,7 @@ FILE *render_text_open(const struct conf_cluster *cluster, const struct balancer
 		return NULL;
 	f = open_memstream(buf, len);
 	if (f)
-		fprintf(f, "# Managed by vigil: do not edit. Cluster %s, primary %s.\n",
-			cluster->name, cluster->nodes[primary].name);
+		render_mark_write(f, cluster->name, cluster->nodes[primary].name, roles->epoch);
 	return f;
 }
 

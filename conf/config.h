@@ -22,6 +22,7 @@
 #define CONF_MAX_NODES 64   /* nodes per cluster */
 #define CONF_MAX_PROBES 16  /* probes per cluster */
 #define CONF_MAX_FAILOVERS 16 /* max_failovers per window */
+#define CONF_MAX_BALANCERS 16 /* balancers per cluster */
 
 enum conf_role { CONF_ROLE_PRIMARY, CONF_ROLE_STANDBY };
 

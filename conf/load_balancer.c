@@ -163,8 +163,14 @@ void conf_load_balancers(const struct lgrp *g, struct conf_cluster *c)
 	struct lgrp e;
 	size_t n;
 
-	if (lu_list(g, "balancers", false, 0, &list, &n) != 1 || n == 0 ||
-	    (c->balancers = lu_calloc(g, n, sizeof(*c->balancers))) == NULL)
+	if (lu_list(g, "balancers", false, 0, &list, &n) != 1 || n == 0)
+		return;
+	if (n > CONF_MAX_BALANCERS) {
+		lu_err(g->lc, list, "'balancers' has %zu entries; at most %d per cluster", n,
+		       CONF_MAX_BALANCERS);
+		return;
+	}
+	if ((c->balancers = lu_calloc(g, n, sizeof(*c->balancers))) == NULL)
 		return;
 	c->n_balancers = n;
 	for (size_t i = 0; i < n; i++)

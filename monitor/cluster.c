@@ -18,6 +18,7 @@
 #include "monitor/journal_roles.h"
 #include "monitor/machine.h"
 #include "monitor/observer.h"
+#include "monitor/recover.h"
 
 /* How many automatic failovers started within the window, up to now. */
 static size_t recent_failovers(const struct mon_cluster *cl, uint64_t now)
@@ -117,6 +118,8 @@ int cluster_rejoin(struct mon_cluster *cl, const char *node, const char *reason,
 		snprintf(err, errlen, "node %s is not fenced: nothing to readmit", node);
 	} else if (cl->job || fsm_state_busy(cl->state)) {
 		snprintf(err, errlen, "a failover or render is running: try again when it ends");
+	} else if (cl->state == ST_HELD) {
+		snprintf(err, errlen, "cluster %s is held: vigilctl resolve it first", cl->conf->name);
 	} else {
 		rejoin(cl, (size_t)idx, reason);
 		return 0;
@@ -129,7 +132,7 @@ void cluster_auto_rejoin(struct mon_cluster *cl, size_t idx)
 	const struct mon_node *n = &cl->nodes[idx];
 
 	if (!cl->out[idx] || cl->conf->rejoin_after_ms == 0 || n->health != HEALTH_UP ||
-	    cl->job || fsm_state_busy(cl->state) || cl->state == ST_PAUSED ||
+	    cl->job || fsm_state_busy(cl->state) || cl->state == ST_PAUSED || cl->state == ST_HELD ||
 	    clock_mono_ms() - n->up_ms < cl->conf->rejoin_after_ms)
 		return;
 	rejoin(cl, idx, "up for rejoin_after");
@@ -144,6 +147,13 @@ static void retry_due(evutil_socket_t fd, short what, void *arg)
 	machine_retry(arg);
 }
 
+static void hold_due(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	machine_hold_alert(arg);
+}
+
 static int cluster_init_actions(struct mon_cluster *cl, char *err, size_t errlen)
 {
 	struct act_env aenv = { cl->env.base, cl->env.children };
@@ -152,7 +162,8 @@ static int cluster_init_actions(struct mon_cluster *cl, char *err, size_t errlen
 	cl->balancers = calloc(nb, sizeof(*cl->balancers));
 	cl->bal_slots = calloc(nb, sizeof(*cl->bal_slots));
 	cl->retry_timer = evtimer_new(cl->env.base, retry_due, cl);
-	if (!cl->balancers || !cl->bal_slots || !cl->retry_timer) {
+	cl->hold.realert = evtimer_new(cl->env.base, hold_due, cl);
+	if (!cl->balancers || !cl->bal_slots || !cl->retry_timer || !cl->hold.realert) {
 		snprintf(err, errlen, "cluster %s: out of memory", cl->conf->name);
 		return -1;
 	}
@@ -248,6 +259,13 @@ void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
 		if (observer_node_update(cl, i))
 			vlog(VLOG_INFO, "monitor", "node health re-derived after reload", "cluster",
 			     cl->conf->name, "node", cl->nodes[i].conf->name, NULL);
+	/* The running roles, in case the journal cannot be trusted on this reload. */
+	int op = conf_cluster_find_node(cl->conf, old->nodes[old->primary].conf->name);
+
+	if (op >= 0)
+		cl->primary = (size_t)op;
+	cl->epoch = old->epoch;
+	memcpy(cl->hold.why, old->hold.why, sizeof(cl->hold.why));
 	/* A reload never happens mid-job (the daemon waits), so the state carries over. */
 	cl->state = old->state;
 	memcpy(cl->state_since, old->state_since, sizeof(cl->state_since));
@@ -315,11 +333,62 @@ static void cluster_recover(struct mon_cluster *cl, const struct journal_roles *
 		     cl->conf->name, "state", fsm_state_name(cl->state), NULL);
 }
 
+/*
+ * The journal may not be trusted (recover.h): serve what the balancers
+ * serve, take no action.  At start-up the cluster is held; on a reload the
+ * running roles stand (they were right when the journal was read last) and
+ * the damage is alerted, so that the next start does not surprise anyone.
+ */
+static void hold(struct mon_cluster *cl, const struct journal_roles *r,
+		 const struct recover_mark *marks, const char *why)
+{
+	struct recover_evidence ev;
+	struct mon_event_info info = { .event = "journal_damaged", .reason = why };
+
+	if (cl->state != ST_STARTING && cl->state != ST_HELD) {
+		mon_event(cl, VLOG_ERR, &info);
+		return;
+	}
+	recover_evidence(cl->conf, r, marks, cl->conf->n_balancers, &ev);
+	snprintf(cl->hold.why, sizeof(cl->hold.why), "%s", why);
+	memcpy(cl->hold.named, ev.named, sizeof(cl->hold.named));
+	cl->hold.trust_out = !r->damaged;
+	cl->hold.epoch = ev.epoch;
+	cl->epoch = ev.epoch;
+	if (ev.likely >= 0)
+		cl->primary = (size_t)ev.likely;
+	for (size_t i = 0; cl->hold.trust_out && i < cl->conf->n_nodes; i++)
+		cl->out[i] = i != cl->primary && journal_roles_is_out(r, cl->nodes[i].conf->name);
+	if (cl->state == ST_HELD)
+		machine_hold_alert(cl); /* a reload of a held cluster: alert on, from here */
+	else
+		machine_fire(cl, EV_HOLD, cl->primary, why);
+}
+
+/* Is the journal to be trusted?  NULL when yes, else why not (in buf). */
+static const char *journal_doubt(struct mon_cluster *cl, const struct journal_roles *r,
+				 struct recover_mark *marks, char *buf, size_t len)
+{
+	const char *sources[CONF_MAX_BALANCERS];
+
+	for (size_t i = 0; i < cl->conf->n_balancers; i++)
+		sources[i] = balancer_describe(cl->balancers[i]);
+	recover_read_marks(cl->conf, sources, marks);
+	return recover_conflict(cl->conf, r, marks, cl->conf->n_balancers, buf, len);
+}
+
 void cluster_start(struct mon_cluster *cl, const struct journal_roles *roles)
 {
-	cluster_recover(cl, roles);
-	if (!machine_recover(cl, roles))
-		failover_reroute(cl, "start-up: render current roles");
+	struct recover_mark marks[CONF_MAX_BALANCERS];
+	char why[320];
+
+	if (journal_doubt(cl, roles, marks, why, sizeof(why))) {
+		hold(cl, roles, marks, why);
+	} else {
+		cluster_recover(cl, roles);
+		if (!machine_recover(cl, roles))
+			failover_reroute(cl, "start-up: render current roles");
+	}
 	for (size_t i = 0; i < cl->n_obs; i++)
 		observer_start(&cl->obs[i]);
 }
@@ -335,6 +404,8 @@ void cluster_free(struct mon_cluster *cl)
 		balancer_free(cl->balancers[i]);
 	if (cl->retry_timer)
 		event_free(cl->retry_timer);
+	if (cl->hold.realert)
+		event_free(cl->hold.realert);
 	alerter_free(cl->alerter);
 	free(cl->balancers);
 	free(cl->bal_slots);
@@ -348,24 +419,86 @@ const char *cluster_state_name(const struct mon_cluster *cl)
 	return fsm_state_name(cl->state);
 }
 
-json_t *cluster_checkpoint(const struct mon_cluster *cl)
+/*
+ * The roles as the fields of a checkpoint: primary, paused, failed, the
+ * fenced nodes and (with history) the recent failovers, whose monotonic
+ * times do not survive a restart and are stored as wall-clock ms.
+ */
+static json_t *roles_fields(const struct mon_cluster *cl, size_t primary, const bool *out,
+			    bool paused, bool failed, bool history)
 {
 	uint64_t mono = clock_mono_ms(), wall = clock_real_ms();
-	json_t *out = json_array(), *hist = json_array(), *rec;
+	json_t *fenced = json_array(), *hist = json_array();
+
+	for (size_t i = 0; fenced && i < cl->conf->n_nodes; i++)
+		if (out[i])
+			json_array_append_new(fenced, json_string(cl->nodes[i].conf->name));
+	for (size_t i = 0; history && hist && i < cl->n_auto; i++)
+		json_array_append_new(hist, json_integer((json_int_t)(wall - (mono - cl->auto_ms[i]))));
+	return json_pack("{s:s, s:b, s:b, s:o, s:o, s:I}", "primary",
+			 cl->nodes[primary].conf->name, "paused", paused, "failed", failed,
+			 "out", fenced, "auto_wall_ms", hist, "last_wall_ms",
+			 (json_int_t)(history && cl->last_failover_ms ?
+				      wall - (mono - cl->last_failover_ms) : 0));
+}
+
+json_t *cluster_checkpoint(const struct mon_cluster *cl)
+{
+	json_t *rec = roles_fields(cl, cl->primary, cl->out, cl->state == ST_PAUSED,
+				   cl->state == ST_FAILED, true);
 	char ts[40];
 
 	clock_iso8601(ts, sizeof(ts));
-	for (size_t i = 0; out && i < cl->conf->n_nodes; i++)
-		if (cl->out[i])
-			json_array_append_new(out, json_string(cl->nodes[i].conf->name));
-	/* Monotonic times do not survive a restart: store them as wall-clock ms. */
-	for (size_t i = 0; hist && i < cl->n_auto; i++)
-		json_array_append_new(hist, json_integer((json_int_t)(wall - (mono - cl->auto_ms[i]))));
-	rec = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:o, s:o, s:I}", "ts", ts,
-			"cluster", cl->conf->name, "epoch", (json_int_t)cl->epoch,
-			"event", "checkpoint", "primary", cl->nodes[cl->primary].conf->name,
-			"paused", cl->state == ST_PAUSED, "failed", cl->state == ST_FAILED,
-			"out", out, "auto_wall_ms", hist, "last_wall_ms",
-			(json_int_t)(cl->last_failover_ms ? wall - (mono - cl->last_failover_ms) : 0));
+	if (rec && json_object_update(rec, json_pack("{s:s, s:s, s:I, s:s}", "ts", ts, "cluster",
+						     cl->conf->name, "epoch", (json_int_t)cl->epoch,
+						     "event", "checkpoint")) < 0) {
+		json_decref(rec);
+		return NULL;
+	}
 	return rec;
+}
+
+int cluster_resolve(struct mon_cluster *cl, const char *node, const char *reason, char *err,
+		    size_t errlen, int *http_status)
+{
+	int idx = conf_cluster_find_node(cl->conf, node);
+	struct mon_event_info ev = { .event = "hold_resolved", .new_primary = node,
+				     .reason = reason, .epoch = cl->hold.epoch + 1 };
+	bool out[CONF_MAX_NODES];
+	json_t *fields;
+	int rc;
+
+	*http_status = 404;
+	if (idx < 0) {
+		snprintf(err, errlen, "cluster %s has no node %s", cl->conf->name, node);
+		return -1;
+	}
+	*http_status = 409;
+	if (cl->state != ST_HELD) {
+		snprintf(err, errlen, "cluster %s is not held (it is %s): nothing to resolve",
+			 cl->conf->name, cluster_state_name(cl));
+		return -1;
+	}
+	/* Whoever else was named primary may still think it is one: fenced. */
+	for (size_t i = 0; i < cl->conf->n_nodes; i++)
+		out[i] = (int)i != idx && (cl->hold.named[i] || (cl->hold.trust_out && cl->out[i]));
+	if (!(fields = roles_fields(cl, (size_t)idx, out, false, false, false))) {
+		*http_status = 500;
+		snprintf(err, errlen, "resolve: out of memory");
+		return -1;
+	}
+	ev.fields = fields;
+	rc = mon_event(cl, VLOG_NOTICE, &ev);
+	json_decref(fields);
+	if (rc < 0) {
+		*http_status = 500;
+		snprintf(err, errlen, "cannot journal the resolution: nothing changed");
+		return -1;
+	}
+	/* A new epoch: the balancers' marks now tell this decision from all before it. */
+	cl->epoch = ev.epoch;
+	cl->primary = (size_t)idx;
+	memcpy(cl->out, out, sizeof(cl->out));
+	machine_fire(cl, EV_RESOLVE, (size_t)idx, reason);
+	return 0;
 }

@@ -134,6 +134,14 @@ struct mon_cluster {
 	uint64_t last_failover_ms;     /* monotonic start of the last failover, 0 = none */
 	uint64_t auto_ms[CONF_MAX_FAILOVERS]; /* starts of recent automatic failovers */
 	size_t n_auto;
+	/* HELD (monitor/recover.h): why, what the evidence named, and the re-alert. */
+	struct {
+		char why[320];
+		bool named[CONF_MAX_NODES]; /* named primary by the journal or a balancer */
+		bool trust_out;             /* the journal's fenced nodes can be believed */
+		uint64_t epoch;             /* the highest epoch any evidence showed */
+		struct event *realert;
+	} hold;
 	struct mon_failover fo;        /* the last failover */
 	struct mon_failover render;    /* the last start-up/reload render */
 	struct mon_failover *job;      /* &fo or &render while busy, else NULL */
@@ -196,6 +204,15 @@ int cluster_rejoin(struct mon_cluster *cl, const char *node, const char *reason,
  * first records of a rotated journal.  Only taken while no job runs.
  */
 json_t *cluster_checkpoint(const struct mon_cluster *cl);
+/*
+ * The operator's word on a held cluster's roles (vigilctl resolve): node
+ * becomes primary with a new epoch, every other node the evidence named
+ * primary is fenced, the record is journaled (durably) and the roles are
+ * rendered.  -1 with err and *http_status (404 unknown node, 409 not held,
+ * 500 the journal refused the record).
+ */
+int cluster_resolve(struct mon_cluster *cl, const char *node, const char *reason, char *err,
+		    size_t errlen, int *http_status);
 /* rejoin_after: readmit node if it is fenced and has been UP long enough. */
 void cluster_auto_rejoin(struct mon_cluster *cl, size_t node);
 

@@ -184,6 +184,39 @@ static void handle_rejoin(struct evhttp_request *req, struct mon_cluster *cl)
 	control_reply_json(req, 200, status_cluster_json(cl));
 }
 
+/* POST /resolve: {"primary", "reason"} — the roles of a held cluster. */
+static void handle_resolve(struct evhttp_request *req, struct mon_cluster *cl)
+{
+	static const struct body_field allowed[] = { { "primary", false }, { "reason", false },
+						     { 0 } };
+	char err[512];
+	json_t *body = read_body(req, allowed, err, sizeof(err));
+	const char *node, *reason;
+	int code;
+
+	if (!body) {
+		control_reply_error(req, 400, err);
+		return;
+	}
+	node = json_string_value(json_object_get(body, "primary"));
+	reason = json_string_value(json_object_get(body, "reason"));
+	if (!node) {
+		json_decref(body);
+		control_reply_error(req, 400, "field 'primary' is required");
+		return;
+	}
+	vlog(VLOG_NOTICE, "control", "resolve requested", "cluster", cl->conf->name, "primary",
+	     node, NULL);
+	if (cluster_resolve(cl, node, reason ? reason : "operator request", err, sizeof(err),
+			    &code) < 0) {
+		json_decref(body);
+		control_reply_error(req, code, err);
+		return;
+	}
+	json_decref(body);
+	control_reply_json(req, 200, status_cluster_json(cl));
+}
+
 static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, bool pause)
 {
 	static const struct body_field allowed[] = { { "reason", false }, { 0 } };
@@ -272,8 +305,10 @@ static void route_cluster(struct control *c, struct evhttp_request *req, const c
 	} else if (method != EVHTTP_REQ_POST &&
 		   (!strcmp(slash, "/failover") || !strcmp(slash, "/switchover") ||
 		    !strcmp(slash, "/pause") || !strcmp(slash, "/resume") ||
-		    !strcmp(slash, "/rejoin"))) {
+		    !strcmp(slash, "/rejoin") || !strcmp(slash, "/resolve"))) {
 		control_reply_error(req, 405, "use POST");
+	} else if (strcmp(slash, "/resolve") == 0) {
+		handle_resolve(req, cl);
 	} else if (strcmp(slash, "/failover") == 0 || strcmp(slash, "/switchover") == 0) {
 		handle_order(req, cl, slash[1] == 's');
 	} else if (strcmp(slash, "/rejoin") == 0) {

@@ -79,17 +79,23 @@ static int parse_query(const struct evhttp_uri *uri, struct evkeyvalq *kv, struc
 	return 0;
 }
 
-static int collect(void *arg, const json_t *record)
+/*
+ * Damage is not an event: the daemon reports it when it finds it (state
+ * held, a journal_damaged event per cluster).
+ */
+static int collect(void *arg, const struct journal_line *l)
 {
 	struct events_ctx *ctx = arg;
-	const char *cl = json_string_value(json_object_get(record, "cluster"));
+	const char *cl;
 	json_t *copy;
 
-	if (!journal_seq_fold(&ctx->seq, record))
+	if (!l->rec)
 		return 0;
+	ctx->seq = l->seq;
+	cl = json_string_value(json_object_get(l->rec, "cluster"));
 	if (ctx->seq <= ctx->q->after || (ctx->q->cluster && (!cl || strcmp(cl, ctx->q->cluster))))
 		return 0;
-	copy = json_deep_copy(record);
+	copy = json_deep_copy(l->rec);
 	if (!copy || json_object_set_new(copy, "seq", json_integer((json_int_t)ctx->seq)) < 0 ||
 	    json_array_append_new(ctx->ring, copy) < 0)
 		return -1;
@@ -121,7 +127,7 @@ void control_events(struct evhttp_request *req, struct mon_daemon *d,
 		control_reply_error(req, 500, err);
 	} else {
 		control_reply_json(req, 200, json_pack("{s:O, s:I}", "events", ctx.ring,
-						       "last", (json_int_t)ctx.seq));
+						       "last", (json_int_t)stats.last_seq));
 	}
 	evhttp_clear_headers(&kv);
 	json_decref(ctx.ring);

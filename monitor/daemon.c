@@ -42,6 +42,7 @@ struct mon_daemon {
 	size_t n_clusters;
 	struct config *pending; /* validated new config waiting for jobs to end */
 	unsigned generation;
+	bool upgrade_due;        /* the journal holds format 1 records: rewrite it */
 	/* TILT: vigil suspects itself and does not act (see tilt_check). */
 	bool tilt;
 	uint64_t tilt_until;     /* monotonic ms */
@@ -218,6 +219,7 @@ static void daemon_local_fault(void *arg, const char *what)
 
 /* Loop stalls and wall-clock jumps, measured between ticks. */
 static bool any_busy(const struct mon_daemon *d);
+static bool any_held(const struct mon_daemon *d);
 
 /*
  * Past journal_max_mb, start a new journal headed by each cluster's
@@ -226,19 +228,17 @@ static bool any_busy(const struct mon_daemon *d);
  */
 static void maybe_rotate(struct mon_daemon *d)
 {
-	uint64_t max = (uint64_t)d->cfg->journal_max_mb << 20, base = journal_seq(d->journal);
+	uint64_t max = (uint64_t)d->cfg->journal_max_mb << 20;
 	json_t **head;
-	char err[512], ts[40];
+	char err[512];
 	size_t n = 0;
 	bool ok = true;
 
-	if (journal_size(d->journal) < max || any_busy(d) || d->pending)
+	if ((journal_size(d->journal) < max && !d->upgrade_due) || any_busy(d) || any_held(d) ||
+	    d->pending)
 		return;
 	if (!(head = calloc(d->n_clusters + 1, sizeof(*head))))
 		return;
-	clock_iso8601(ts, sizeof(ts));
-	head[n++] = json_pack("{s:s, s:s, s:s, s:I}", "ts", ts, "cluster", "", "event",
-			      "journal_rotated", "seq_base", (json_int_t)base);
 	for (size_t i = 0; i < d->n_clusters; i++)
 		head[n++] = cluster_checkpoint(d->clusters[i]);
 	snprintf(err, sizeof(err), "cannot build the checkpoints: out of memory");
@@ -247,9 +247,13 @@ static void maybe_rotate(struct mon_daemon *d)
 	if (!ok || journal_rotate(d->journal, head, n, err, sizeof(err)) < 0)
 		vlog(VLOG_ERR, "journal", "rotation failed; going on in the old file", "error", err,
 		     NULL);
-	else
-		vlog(VLOG_NOTICE, "journal", "rotated: the previous records are in journal.jsonl.1",
+	else {
+		vlog(VLOG_NOTICE, "journal", d->upgrade_due ?
+		     "rewritten in format 2 (checksummed): the older vigil's records are in "
+		     "journal.jsonl.1" : "rotated: the previous records are in journal.jsonl.1",
 		     "file", journal_path(d->journal), NULL);
+		d->upgrade_due = false;
+	}
 	for (size_t i = 0; i < n; i++)
 		json_decref(head[i]);
 	free(head);
@@ -313,6 +317,14 @@ static struct mon_cluster **build_clusters(struct mon_daemon *d, const struct co
 	return cls;
 }
 
+static bool any_held(const struct mon_daemon *d)
+{
+	for (size_t i = 0; i < d->n_clusters; i++)
+		if (d->clusters[i]->state == ST_HELD)
+			return true;
+	return false;
+}
+
 static bool any_busy(const struct mon_daemon *d)
 {
 	for (size_t i = 0; i < d->n_clusters; i++)
@@ -325,16 +337,18 @@ struct replay_ctx {
 	struct mon_cluster **clusters;
 	size_t n;
 	struct journal_roles *roles; /* one per cluster */
-	uint64_t seq;
 };
 
-static int replay_record(void *arg, const json_t *record)
+static int replay_record(void *arg, const struct journal_line *l)
 {
 	struct replay_ctx *ctx = arg;
 
-	journal_seq_fold(&ctx->seq, record);
-	for (size_t i = 0; i < ctx->n; i++)
-		journal_roles_fold(&ctx->roles[i], ctx->clusters[i]->conf->name, record);
+	for (size_t i = 0; i < ctx->n; i++) {
+		if (l->rec)
+			journal_roles_fold(&ctx->roles[i], ctx->clusters[i]->conf->name, l->rec);
+		else
+			journal_roles_damage(&ctx->roles[i], l->damage);
+	}
 	return 0;
 }
 
@@ -342,7 +356,7 @@ static int replay_record(void *arg, const json_t *record)
 static struct journal_roles *replay_roles(struct mon_daemon *d, struct mon_cluster **cls,
 					  size_t n, char *err, size_t errlen)
 {
-	struct replay_ctx ctx = { cls, n, calloc(n ? n : 1, sizeof(struct journal_roles)), 0 };
+	struct replay_ctx ctx = { cls, n, calloc(n ? n : 1, sizeof(struct journal_roles)) };
 	struct journal_replay stats;
 	char count[24];
 
@@ -354,17 +368,18 @@ static struct journal_roles *replay_roles(struct mon_daemon *d, struct mon_clust
 		free(ctx.roles);
 		return NULL;
 	}
-	journal_set_seq(d->journal, ctx.seq);
+	journal_set_seq(d->journal, stats.last_seq);
 	snprintf(count, sizeof(count), "%zu", stats.records);
 	vlog(VLOG_INFO, "journal", "replayed", "file", journal_path(d->journal), "records", count, NULL);
-	if (stats.torn_tail)
-		vlog(VLOG_WARNING, "journal", "last record was torn (a crash mid-write); ignored",
-		     "file", journal_path(d->journal), NULL);
-	if (stats.bad_lines) {
-		snprintf(count, sizeof(count), "%zu", stats.bad_lines);
-		vlog(VLOG_WARNING, "journal", "unreadable lines skipped", "file",
-		     journal_path(d->journal), "lines", count, NULL);
+	if (stats.damaged) {
+		snprintf(count, sizeof(count), "%zu", stats.damaged);
+		vlog(VLOG_ERR, "journal", "damaged: no action until an operator resolves it "
+		     "(vigilctl resolve)", "file", journal_path(d->journal), "damaged_lines", count,
+		     "first", stats.first_damage, NULL);
 	}
+	/* Written by an older vigil: rewrite it checksummed at the first quiet moment. */
+	if (stats.v1_records)
+		d->upgrade_due = true;
 	return ctx.roles;
 }
 
@@ -485,6 +500,13 @@ static int daemon_setup(struct mon_daemon *d, char *err, size_t errlen)
 	}
 	if (!(d->journal = journal_open(d->cfg->state_dir, err, errlen)))
 		return -1;
+	if (journal_torn_bytes(d->journal)) {
+		char n[24];
+
+		snprintf(n, sizeof(n), "%zu", journal_torn_bytes(d->journal));
+		vlog(VLOG_WARNING, "journal", "last record was torn (a crash mid-write); cut off",
+		     "file", journal_path(d->journal), "bytes", n, NULL);
+	}
 	if (!(d->curl = curl_loop_new(d->base, err, errlen)) ||
 	    !(d->children = child_runner_new(d->base, err, errlen)))
 		return -1;

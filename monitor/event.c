@@ -45,6 +45,9 @@ static const struct event_kind {
 	{ "tilt_over", "info", false },
 	{ "paused", NULL, true },
 	{ "resumed", NULL, true },
+	{ "held", "critical", true },
+	{ "hold_resolved", "info", true },
+	{ "journal_damaged", "critical", true },
 };
 
 static const struct event_kind *event_kind(const char *event)
@@ -111,6 +114,10 @@ static int journal_event(struct mon_cluster *cl, const struct mon_event_info *ev
 		json_object_set_new(rec, "manual", json_true());
 	if (rec && ev->switchover)
 		json_object_set_new(rec, "switchover", json_true());
+	if (rec && ev->fields && json_object_update(rec, (json_t *)ev->fields) < 0) {
+		json_decref(rec);
+		rec = NULL;
+	}
 	if (!rec) {
 		vlog(VLOG_ERR, "journal", "cannot encode record", "cluster", cl->conf->name,
 		     "event", ev->event, NULL);

@@ -8,6 +8,7 @@
 #ifndef VIGIL_MONITOR_EVENT_H
 #define VIGIL_MONITOR_EVENT_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "common/log.h"
@@ -24,6 +25,7 @@ struct mon_event_info {
 	const char *from, *to;   /* a state change ("transition"): the two states */
 	bool manual;             /* failover_started: an operator's order */
 	bool switchover;         /* failover_started: a planned switchover */
+	const json_t *fields;    /* more fields for the journal record only (borrowed), or NULL */
 };
 
 /* 0, or -1 when the journal append failed (logged; alerts still go out). */

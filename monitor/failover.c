@@ -92,7 +92,8 @@ static void apply_balancers(struct mon_cluster *cl, size_t primary, const bool *
 			    const bool *drain, step_done_fn then)
 {
 	struct mon_failover *job = cl->job;
-	struct balancer_roles roles = { .primary = primary, .out = out, .drain = drain };
+	struct balancer_roles roles = { .primary = primary, .epoch = cl->epoch, .out = out,
+					.drain = drain };
 	size_t n = cl->conf->n_balancers;
 	char err[512];
 

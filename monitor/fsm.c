@@ -11,8 +11,9 @@
 
 /*
  * The whole policy.  The first row matching (state, event) wins; no row
- * means the event changes nothing.  PAUSED and TILT have no row that acts,
- * and no row leaves a job state except its own step outcome.
+ * means the event changes nothing.  PAUSED, TILT and HELD have no row that
+ * acts, no row leaves a job state except its own step outcome, and only
+ * the operator's resolve leaves HELD.
  */
 static const struct fsm_transition table[] = {
 	/* from                     event               to                   action */
@@ -42,6 +43,8 @@ static const struct fsm_transition table[] = {
 	{ B(ST_STARTING),           EV_RECOVER_FENCE,   ST_FENCING,          ACT_FENCE },
 	{ B(ST_STARTING),           EV_RECOVER_PROMOTE, ST_PROMOTING,        ACT_PROMOTE },
 	{ B(ST_STARTING),           EV_RECOVER_REROUTE, ST_RECONFIGURING,    ACT_RECONFIGURE },
+	{ B(ST_STARTING),           EV_HOLD,            ST_HELD,             ACT_HOLD },
+	{ B(ST_HELD),               EV_RESOLVE,         ST_SETTLE,           ACT_RESOLVE },
 };
 
 const struct fsm_transition *fsm_lookup(enum fsm_state from, enum fsm_event event)
@@ -97,6 +100,7 @@ const char *fsm_state_name(enum fsm_state s)
 		[ST_DRAINING] = "draining", [ST_FENCING] = "fencing", [ST_PROMOTING] = "promoting",
 		[ST_RECONFIGURING] = "reconfiguring", [ST_RESTORING] = "restoring",
 		[ST_FAILED] = "failed", [ST_PAUSED] = "paused", [ST_TILT] = "tilt",
+		[ST_HELD] = "held",
 	};
 
 	return (unsigned)s < ST_COUNT ? names[s] : "settle";
@@ -114,7 +118,8 @@ const char *fsm_event_name(enum fsm_event e)
 		[EV_PAUSE] = "pause", [EV_RESUME] = "resume", [EV_TILT] = "tilt",
 		[EV_TILT_END] = "tilt_end", [EV_RECOVER_DRAIN] = "recover_drain",
 		[EV_RECOVER_FENCE] = "recover_fence", [EV_RECOVER_PROMOTE] = "recover_promote",
-		[EV_RECOVER_REROUTE] = "recover_reroute",
+		[EV_RECOVER_REROUTE] = "recover_reroute", [EV_HOLD] = "hold",
+		[EV_RESOLVE] = "resolve",
 	};
 
 	return (unsigned)e < EV_COUNT ? names[e] : "?";
@@ -129,7 +134,8 @@ const char *fsm_action_name(enum fsm_action a)
 		[ACT_PROMOTE] = "promote", [ACT_RECONFIGURE] = "reconfigure",
 		[ACT_RESTORE] = "restore", [ACT_FINISH] = "finish", [ACT_FAIL] = "fail",
 		[ACT_LIMIT] = "limit", [ACT_PAUSE] = "pause", [ACT_RESUME] = "resume",
+		[ACT_HOLD] = "hold", [ACT_RESOLVE] = "resolve",
 	};
 
-	return (unsigned)a <= ACT_RESUME ? names[a] : "?";
+	return (unsigned)a <= ACT_RESOLVE ? names[a] : "?";
 }

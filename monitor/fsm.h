@@ -22,6 +22,9 @@
  *                     then held until the operator resumes
  *   PAUSED            maintenance: probe and report, never act
  *   TILT              vigil suspects its own view: never act
+ *   HELD              start-up found the journal damaged, or at odds with
+ *                     what the balancers last served: serve that, never
+ *                     act, alert, until the operator resolves the roles
  */
 #ifndef VIGIL_MONITOR_FSM_H
 #define VIGIL_MONITOR_FSM_H
@@ -42,6 +45,7 @@ enum fsm_state {
 	ST_FAILED,
 	ST_PAUSED,
 	ST_TILT,
+	ST_HELD,
 	ST_COUNT,
 	/* Not a state: "the calm state the observers call for now" (fsm_settle). */
 	ST_SETTLE = ST_COUNT,
@@ -75,6 +79,10 @@ enum fsm_event {
 	EV_RECOVER_FENCE,
 	EV_RECOVER_PROMOTE,
 	EV_RECOVER_REROUTE,
+	/* Start-up: the journal is damaged or disagrees with the balancers. */
+	EV_HOLD,
+	/* The operator named the roles of a held cluster (vigilctl resolve). */
+	EV_RESOLVE,
 	EV_COUNT,
 };
 
@@ -92,6 +100,8 @@ enum fsm_action {
 	ACT_LIMIT,            /* alert failover_limit (the cluster pauses itself) */
 	ACT_PAUSE,            /* journal the operator's pause */
 	ACT_RESUME,           /* journal the resume, clear the anti-flap history */
+	ACT_HOLD,             /* alert why the cluster is held (again until resolved) */
+	ACT_RESOLVE,          /* take the operator's roles (journaled), render them */
 };
 
 struct fsm_transition {

@@ -1,4 +1,4 @@
-/* monitor/journal.c — append-only JSON-lines journal (see journal.h). */
+/* monitor/journal.c — the append-only journal's writer (see journal.h). */
 #include "monitor/journal.h"
 
 #include <errno.h>
@@ -9,18 +9,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "monitor/journal_line.h"
 
 #define JOURNAL_FILE "journal.jsonl"
 
 struct journal {
 	int fd;
 	char *path;
-	char *dir;
-	bool need_newline; /* the file ends in a torn line: start ours on a fresh one */
 	uint64_t size;     /* bytes in the current file */
-	uint64_t seq;      /* records ever appended (vigilctl events' numbering) */
+	uint64_t seq;      /* the last record's number */
+	size_t torn;       /* bytes of a torn last line cut off at open */
 };
 
 uint64_t journal_seq(const struct journal *j)
@@ -43,44 +44,87 @@ const char *journal_path(const struct journal *j)
 	return j->path;
 }
 
-static bool ends_without_newline(int fd)
+size_t journal_torn_bytes(const struct journal *j)
 {
-	struct stat st;
-	char last;
+	return j->torn;
+}
 
-	if (fstat(fd, &st) < 0 || st.st_size == 0)
-		return false;
-	return pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n';
+/*
+ * A file that does not end in '\n' ends in a torn line (a crash mid-write;
+ * the action it announced never started, since it comes after the
+ * fdatasync).  Cut it off so the next record starts on a line of its own.
+ * A "torn line" longer than any line vigil writes is not one: it is left
+ * for the replay to report as damage.
+ */
+static int cut_torn_tail(struct journal *j, char *err, size_t errlen)
+{
+	char buf[4096];
+	off_t end = (off_t)j->size, pos = end;
+
+	while (pos > 0 && end - pos <= JLINE_MAX) {
+		size_t n = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+		ssize_t got = pread(j->fd, buf, n, pos - (off_t)n);
+
+		if (got != (ssize_t)n) {
+			err_set(err, errlen, "read %s: %s", j->path, got < 0 ? strerror(errno) : "short read");
+			return -1;
+		}
+		for (size_t i = n; i > 0; i--) {
+			if (buf[i - 1] != '\n')
+				continue;
+			if (pos - (off_t)n + (off_t)i == end)
+				return 0; /* whole */
+			pos = pos - (off_t)n + (off_t)i;
+			goto cut;
+		}
+		pos -= (off_t)n;
+	}
+	if (end - pos > JLINE_MAX)
+		return 0;
+cut:
+	if (ftruncate(j->fd, pos) < 0 || fdatasync(j->fd) < 0) {
+		err_set(err, errlen, "cut the torn last line of %s: %s", j->path, strerror(errno));
+		return -1;
+	}
+	j->torn = (size_t)(end - pos);
+	j->size = (uint64_t)pos;
+	return 0;
 }
 
 struct journal *journal_open(const char *state_dir, char *err, size_t errlen)
 {
 	struct journal *j = calloc(1, sizeof(*j));
-
 	struct stat st;
 
-	if (!j || asprintf(&j->path, "%s/%s", state_dir, JOURNAL_FILE) < 0 ||
-	    !(j->dir = strdup(state_dir))) {
-		if (j)
-			free(j->path);
+	if (!j || asprintf(&j->path, "%s/%s", state_dir, JOURNAL_FILE) < 0) {
 		free(j);
 		err_set(err, errlen, "open journal: out of memory");
 		return NULL;
 	}
-	if (fs_mkdir_p(state_dir, 0700, err, errlen) < 0) {
-		journal_close(j);
-		return NULL;
-	}
-	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (j->fd < 0) {
+	j->fd = -1;
+	if (fs_mkdir_p(state_dir, 0700, err, errlen) < 0)
+		goto fail;
+	/* O_NONBLOCK: a FIFO planted here must not hang the start-up. */
+	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
+	if (j->fd < 0 || fstat(j->fd, &st) < 0) {
 		err_set(err, errlen, "open %s: %s", j->path, strerror(errno));
-		j->fd = -1;
-		journal_close(j);
-		return NULL;
+		goto fail;
 	}
-	j->need_newline = ends_without_newline(j->fd);
-	j->size = fstat(j->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	if (!S_ISREG(st.st_mode)) {
+		err_set(err, errlen, "journal %s is not a regular file", j->path);
+		goto fail;
+	}
+	if (fcntl(j->fd, F_SETFL, O_APPEND) < 0) {
+		err_set(err, errlen, "open %s: %s", j->path, strerror(errno));
+		goto fail;
+	}
+	j->size = (uint64_t)st.st_size;
+	if (cut_torn_tail(j, err, errlen) < 0)
+		goto fail;
 	return j;
+fail:
+	journal_close(j);
+	return NULL;
 }
 
 void journal_close(struct journal *j)
@@ -90,102 +134,55 @@ void journal_close(struct journal *j)
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j->path);
-	free(j->dir);
 	free(j);
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int journal_append(struct journal *j, const json_t *record, bool durable,
 		   char *err, size_t errlen)
 {
-	char *text = json_dumps(record, JSON_COMPACT), *line;
+	char *line = jline_encode(record, j->seq + 1);
+	size_t len;
 	int rc = -1;
 
-	if (!text || asprintf(&line, "%s%s\n", j->need_newline ? "\n" : "", text) < 0) {
-		free(text);
-		err_set(err, errlen, "append to %s: out of memory", j->path);
+	if (!line) {
+		err_set(err, errlen, "append to %s: cannot encode the record", j->path);
 		return -1;
 	}
-	free(text);
+	len = strlen(line);
 	/* One write of the whole line, then durable before the action it announces. */
-	if (write_all(j->fd, line, strlen(line)) < 0 || (durable && fdatasync(j->fd) < 0))
+	if (len > JLINE_MAX)
+		err_set(err, errlen, "append to %s: record longer than %d bytes", j->path, JLINE_MAX);
+	else if (fs_write_all(j->fd, line, len) < 0 || (durable && fdatasync(j->fd) < 0))
 		err_set(err, errlen, "append to %s: %s", j->path, strerror(errno));
 	else {
 		rc = 0;
-		j->need_newline = false;
-		j->size += strlen(line);
+		j->size += len;
 		j->seq++;
 	}
 	free(line);
 	return rc;
 }
 
-int journal_replay(const char *path, journal_record_fn cb, void *arg,
-		   struct journal_replay *stats, char *err, size_t errlen)
+/* The marker and the checkpoints as format 2 lines, numbered on from seq. */
+static char *head_lines(json_t *const *checkpoints, size_t n, uint64_t seq, size_t *len)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	json_t *rec;
-
-	memset(stats, 0, sizeof(*stats));
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		err_set(err, errlen, "read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	while ((len = getline(&line, &cap, f)) > 0) {
-		bool complete = line[len - 1] == '\n';
-
-		rec = json_loadb(line, (size_t)len, JSON_DISABLE_EOF_CHECK, NULL);
-		if (!json_is_object(rec)) {
-			json_decref(rec);
-			if (!complete)
-				stats->torn_tail = true;
-			else if (len > 1)
-				stats->bad_lines++;
-			continue;
-		}
-		stats->records++;
-		if (cb(arg, rec) != 0) {
-			json_decref(rec);
-			break;
-		}
-		json_decref(rec);
-	}
-	free(line);
-	fclose(f);
-	return 0;
-}
-
-/* The records as JSON lines, in one buffer. */
-static char *lines_of(json_t *const *records, size_t n, size_t *len)
-{
-	char *buf = NULL;
+	char ts[40], *buf = NULL, *line;
 	FILE *m = open_memstream(&buf, len);
+	json_t *marker;
 	bool ok = m != NULL;
 
+	clock_iso8601(ts, sizeof(ts));
+	marker = json_pack("{s:s, s:s, s:s, s:I}", "ts", ts, "cluster", "", "event",
+			   "journal_rotated", "seq_base", (json_int_t)seq);
+	/* The marker carries the last number so far; it is not a record of its own. */
+	line = marker ? jline_encode(marker, seq) : NULL;
+	ok = ok && line && fputs(line, m) >= 0;
+	free(line);
+	json_decref(marker);
 	for (size_t i = 0; ok && i < n; i++) {
-		char *text = json_dumps(records[i], JSON_COMPACT);
-
-		ok = text && fprintf(m, "%s\n", text) > 0;
-		free(text);
+		line = jline_encode(checkpoints[i], seq + 1 + i);
+		ok = line && fputs(line, m) >= 0;
+		free(line);
 	}
 	if (m && fclose(m) != 0)
 		ok = false;
@@ -196,13 +193,15 @@ static char *lines_of(json_t *const *records, size_t n, size_t *len)
 	return buf;
 }
 
-int journal_rotate(struct journal *j, json_t *const *head, size_t n, char *err, size_t errlen)
+int journal_rotate(struct journal *j, json_t *const *checkpoints, size_t n, char *err,
+		   size_t errlen)
 {
 	char *old = NULL, *buf;
 	size_t len = 0;
 	int fd, rc = -1;
 
-	if (!(buf = lines_of(head, n, &len)) || asprintf(&old, "%s.1", j->path) < 0) {
+	if (!(buf = head_lines(checkpoints, n, j->seq, &len)) ||
+	    asprintf(&old, "%s.1", j->path) < 0) {
 		free(buf);
 		err_set(err, errlen, "rotate %s: out of memory", j->path);
 		return -1;
@@ -223,25 +222,10 @@ int journal_rotate(struct journal *j, json_t *const *head, size_t n, char *err, 
 			j->fd = fd;
 			j->size = len;
 			j->seq += n;
-			j->need_newline = false;
 			rc = 0;
 		}
 	}
 	free(buf);
 	free(old);
 	return rc;
-}
-
-bool journal_seq_fold(uint64_t *seq, const json_t *record)
-{
-	const char *event = json_string_value(json_object_get(record, "event"));
-	json_int_t base;
-
-	if (event && strcmp(event, "journal_rotated") == 0) {
-		base = json_integer_value(json_object_get(record, "seq_base"));
-		*seq = base > 0 ? (uint64_t)base : 0;
-		return false;
-	}
-	(*seq)++;
-	return true;
 }

@@ -112,6 +112,13 @@ static void fold_checkpoint(struct journal_roles *r, const json_t *rec)
 	r->last_wall_ms = json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
+void journal_roles_damage(struct journal_roles *r, const char *why)
+{
+	if (!r->damaged)
+		snprintf(r->damage, sizeof(r->damage), "%s", why);
+	r->damaged = true;
+}
+
 void journal_roles_fold(struct journal_roles *r, const char *cluster, const json_t *rec)
 {
 	const char *event = str(rec, "event");
@@ -121,8 +128,14 @@ void journal_roles_fold(struct journal_roles *r, const char *cluster, const json
 		return;
 	if (epoch > 0 && (uint64_t)epoch > r->epoch)
 		r->epoch = (uint64_t)epoch;
-	if (strcmp(event, "checkpoint") == 0)
+	if (strcmp(event, "checkpoint") == 0) {
 		fold_checkpoint(r, rec);
+	} else if (strcmp(event, "hold_resolved") == 0) {
+		/* The operator's word on the roles: what came before no longer matters. */
+		fold_checkpoint(r, rec);
+		r->damaged = false;
+		r->damage[0] = '\0';
+	}
 	else if (strcmp(event, "failover_started") == 0)
 		note_start(r, rec, (uint64_t)epoch);
 	else if (fold_step(r, event, rec))

@@ -44,10 +44,20 @@ struct journal_roles {
 	uint64_t auto_wall_ms[CONF_MAX_FAILOVERS];
 	size_t n_auto;
 	uint64_t last_wall_ms;
+	/*
+	 * The journal holds damage this cluster's roles may depend on: a line
+	 * that cannot be trusted came after its last operator resolution
+	 * ("hold_resolved", see monitor/recover.h).  Damage belongs to every
+	 * cluster, since a damaged line's cluster name cannot be trusted either.
+	 */
+	bool damaged;
+	char damage[256];   /* the first such damage */
 };
 
 /* Fold one record into roles if it belongs to cluster (a journal_record_fn helper). */
 void journal_roles_fold(struct journal_roles *roles, const char *cluster, const json_t *record);
+/* A line of the journal is damage (journal_line.damage): roles cannot be trusted. */
+void journal_roles_damage(struct journal_roles *roles, const char *why);
 bool journal_roles_is_out(const struct journal_roles *roles, const char *node);
 /* "2026-11-25T04:33:30.123Z" as ms since the epoch; 0 when malformed. */
 uint64_t journal_ts_ms(const char *ts);

@@ -106,6 +106,17 @@ static void limit_reached(struct mon_cluster *cl, size_t target, const char *rea
 	operator_word(cl, "paused", "max_failovers reached in failover_window");
 }
 
+void machine_hold_alert(struct mon_cluster *cl)
+{
+	struct mon_event_info ev = { .event = "held", .reason = cl->hold.why };
+	struct timeval tv = clock_tv_ms(MACHINE_HOLD_REALERT_MS);
+
+	if (cl->state != ST_HELD)
+		return;
+	mon_event(cl, VLOG_ERR, &ev);
+	evtimer_add(cl->hold.realert, &tv);
+}
+
 static void act(struct mon_cluster *cl, enum fsm_action a, enum fsm_event ev, size_t target,
 		const char *reason)
 {
@@ -156,6 +167,15 @@ static void act(struct mon_cluster *cl, enum fsm_action a, enum fsm_event ev, si
 		if (cl->retry_timer)
 			evtimer_del(cl->retry_timer);
 		operator_word(cl, "resumed", reason);
+		break;
+	case ACT_HOLD:
+		machine_hold_alert(cl);
+		break;
+	case ACT_RESOLVE:
+		/* cluster_resolve journaled the roles and took them; now the balancers. */
+		evtimer_del(cl->hold.realert);
+		cl->hold.why[0] = '\0';
+		failover_reroute(cl, "resolved by the operator: render the roles they named");
 		break;
 	}
 }

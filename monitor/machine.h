@@ -33,5 +33,8 @@ bool machine_recover(struct mon_cluster *cl, const struct journal_roles *roles);
 void machine_retry(struct mon_cluster *cl);
 /* Arm the retry timer: retry_backoff doubled per retry done, at most 60 s. */
 void machine_retry_arm(struct mon_cluster *cl);
+/* HELD: alert why (the "held" event), and again every MACHINE_HOLD_REALERT_MS until resolved. */
+#define MACHINE_HOLD_REALERT_MS (10 * 60 * 1000)
+void machine_hold_alert(struct mon_cluster *cl);
 
 #endif

@@ -24,6 +24,9 @@ static const char *state_refusal(const struct mon_cluster *cl, bool switchover)
 		return "the cluster is paused: resume it first";
 	case ST_TILT:
 		return "vigil is in TILT (it suspects its own view); wait for it to end";
+	case ST_HELD:
+		return "the cluster is held (its journal is damaged or disagrees with the "
+		       "balancers): vigilctl resolve it first";
 	default:
 		break;
 	}

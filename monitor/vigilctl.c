@@ -7,6 +7,7 @@
  *   vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]
  *   vigilctl [-s SOCKET] switchover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]
  *   vigilctl [-s SOCKET] rejoin CLUSTER NODE [--reason TEXT]
+ *   vigilctl [-s SOCKET] resolve CLUSTER --primary NODE [--reason TEXT]
  *   vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]
  *   vigilctl [-s SOCKET] events [CLUSTER] [-n N] [--follow] [--json]
  *
@@ -406,6 +407,41 @@ static int cmd_rejoin(const char *socket, int argc, char **argv)
 	return 0;
 }
 
+/* A held cluster (damaged journal, or one at odds with the balancers): the operator names the primary. */
+static int cmd_resolve(const char *socket, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "primary", required_argument, NULL, 'p' }, { "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *reason = NULL, *primary = NULL;
+	char path[512];
+	long code;
+	int c, ec;
+	json_t *doc;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'p')
+			primary = optarg;
+		else if (c == 'r')
+			reason = optarg;
+		else
+			return usage(stderr, 2);
+	}
+	if (optind != argc - 1 || !primary)
+		return usage(stderr, 2);
+	snprintf(path, sizeof(path), "/v1/clusters/%s/resolve", argv[optind]);
+	doc = post(socket, path, json_pack("{s:s, s:s*}", "primary", primary, "reason", reason),
+		   &code, &ec);
+	if (!doc)
+		return ec;
+	printf("%s: resolved, primary %s, epoch %lld; state %s\n", argv[optind], primary,
+	       (long long)json_integer_value(json_object_get(doc, "epoch")),
+	       or_default(json_string_value(json_object_get(doc, "state")), "?"));
+	json_decref(doc);
+	return 0;
+}
+
 static void print_event(const json_t *e, int as_json)
 {
 	const char *node = json_string_value(json_object_get(e, "node"));
@@ -491,6 +527,7 @@ static int usage(FILE *out, int rc)
 		     "       vigilctl [-s SOCKET] failover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]\n"
 		     "       vigilctl [-s SOCKET] switchover CLUSTER [--to NODE] [--force] [--timeout SEC] [--no-wait] [--dry-run]\n"
 		     "       vigilctl [-s SOCKET] rejoin CLUSTER NODE [--reason TEXT]\n"
+		     "       vigilctl [-s SOCKET] resolve CLUSTER --primary NODE [--reason TEXT]\n"
 		     "       vigilctl [-s SOCKET] backups [--json]\n"
 		     "       vigilctl [-s SOCKET] backup now|drill JOB\n"
 		     "       vigilctl [-s SOCKET] pause|resume CLUSTER [--reason TEXT]\n"
@@ -525,6 +562,8 @@ int main(int argc, char **argv)
 		rc = cmd_failover(socket, argc - i, argv + i);
 	else if (strcmp(argv[i], "rejoin") == 0)
 		rc = cmd_rejoin(socket, argc - i, argv + i);
+	else if (strcmp(argv[i], "resolve") == 0)
+		rc = cmd_resolve(socket, argc - i, argv + i);
 	else if (strcmp(argv[i], "backups") == 0 && (argc - i == 1 ||
 		 (argc - i == 2 && strcmp(argv[i + 1], "--json") == 0)))
 		rc = cmd_backups(socket, argc - i == 2);

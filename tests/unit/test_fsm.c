@@ -62,6 +62,9 @@ static const struct want wants[] = {
 	{ ST_STARTING, EV_RECOVER_FENCE, ST_FENCING, ACT_FENCE },
 	{ ST_STARTING, EV_RECOVER_PROMOTE, ST_PROMOTING, ACT_PROMOTE },
 	{ ST_STARTING, EV_RECOVER_REROUTE, ST_RECONFIGURING, ACT_RECONFIGURE },
+	/* A damaged journal, or one at odds with the balancers: held until resolved. */
+	{ ST_STARTING, EV_HOLD, ST_HELD, ACT_HOLD },
+	{ ST_HELD, EV_RESOLVE, ST_SETTLE, ACT_RESOLVE },
 };
 #define N_WANTS (sizeof(wants) / sizeof(wants[0]))
 
@@ -79,7 +82,7 @@ START_TEST(transition)
 }
 END_TEST
 
-/* Everything not listed above is ignored: above all, PAUSED and TILT never act. */
+/* Everything not listed above is ignored: above all, PAUSED, TILT and HELD never act. */
 START_TEST(nothing_else)
 {
 	for (int s = 0; s < ST_COUNT; s++) {
@@ -110,6 +113,9 @@ START_TEST(settle_and_names)
 	ck_assert_str_eq(fsm_action_name(ACT_RESUME), "resume");
 	ck_assert(fsm_state_busy(ST_DRAINING) && fsm_state_busy(ST_RESTORING));
 	ck_assert(!fsm_state_busy(ST_FAILED) && !fsm_state_busy(ST_PAUSED));
+	ck_assert(!fsm_state_busy(ST_HELD));
+	ck_assert_str_eq(fsm_state_name(ST_HELD), "held");
+	ck_assert_str_eq(fsm_action_name(ACT_RESOLVE), "resolve");
 	for (int s = 0; s < ST_COUNT; s++)
 		ck_assert_ptr_nonnull(fsm_state_name(s));
 }

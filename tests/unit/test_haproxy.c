@@ -59,20 +59,20 @@ START_TEST(render_modes)
 	struct balancer_roles bad = { .primary = 0, .out = a_out }, beyond = { .primary = 3 };
 
 	assert_render(&c, 0, NULL,
-		"# Managed by vigil: do not edit. Cluster web, primary a.\n"
+		"# Managed by vigil: do not edit. Cluster web, primary a, epoch 0.\n"
 		"backend web\n"
 		"    server a 127.0.0.1:8081\n"
 		"    server b [::1]:8082 backup\n"
 		"    server c 10.0.0.3:8083 backup\n");
 	c.server_options = (char *)"check inter 1s";
 	assert_render(&c, 1, a_out,
-		"# Managed by vigil: do not edit. Cluster web, primary b.\n"
+		"# Managed by vigil: do not edit. Cluster web, primary b, epoch 0.\n"
 		"backend web\n"
 		"    server b [::1]:8082 check inter 1s\n"
 		"    server c 10.0.0.3:8083 check inter 1s backup\n");
 	c.standby = CONF_STANDBY_OUT;
 	assert_render(&c, 2, NULL,
-		"# Managed by vigil: do not edit. Cluster web, primary c.\n"
+		"# Managed by vigil: do not edit. Cluster web, primary c, epoch 0.\n"
 		"backend web\n"
 		"    server c 10.0.0.3:8083 check inter 1s\n");
 	ck_assert_ptr_null(haproxy_render_backend(&c, &web3, &bad));
@@ -303,7 +303,7 @@ START_TEST(file_job_checks_reloads_and_rolls_back)
 	o = apply(&c, 1);
 	ck_assert_msg(o.ok, "%s", o.error);
 	got = pf_slurp(file, NULL);
-	ck_assert_str_eq(got, "# Managed by vigil: do not edit. Cluster web, primary b.\n"
+	ck_assert_str_eq(got, "# Managed by vigil: do not edit. Cluster web, primary b, epoch 0.\n"
 			 "backend web\n    server b [::1]:8082\n");
 	free(got);
 	got = pf_slurp(calls, NULL);

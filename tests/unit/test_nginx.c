@@ -74,7 +74,7 @@ START_TEST(render_backup)
 	struct conf_balancer c = render_conf(CONF_STANDBY_BACKUP, NULL);
 
 	assert_render(&c, &web, 0,
-		"# Managed by vigil: do not edit. Cluster web, primary a.\n"
+		"# Managed by vigil: do not edit. Cluster web, primary a, epoch 0.\n"
 		"upstream web_backend {\n"
 		"    server 127.0.0.1:8081;          # a primary\n"
 		"    server 127.0.0.1:8082 backup;   # b standby\n"
@@ -87,13 +87,13 @@ START_TEST(render_out_and_second_primary)
 	struct conf_balancer c = render_conf(CONF_STANDBY_OUT, NULL);
 
 	assert_render(&c, &web, 1,
-		"# Managed by vigil: do not edit. Cluster web, primary b.\n"
+		"# Managed by vigil: do not edit. Cluster web, primary b, epoch 0.\n"
 		"upstream web_backend {\n"
 		"    server 127.0.0.1:8082;          # b primary\n"
 		"}\n");
 	c.standby = CONF_STANDBY_BACKUP;
 	assert_render(&c, &web, 1,
-		"# Managed by vigil: do not edit. Cluster web, primary b.\n"
+		"# Managed by vigil: do not edit. Cluster web, primary b, epoch 0.\n"
 		"upstream web_backend {\n"
 		"    server 127.0.0.1:8081 backup;   # a standby\n"
 		"    server 127.0.0.1:8082;          # b primary\n"
@@ -107,7 +107,7 @@ START_TEST(render_ipv6_and_options)
 
 	c.upstream = (char *)"pg";
 	assert_render(&c, &db, 1,
-		"# Managed by vigil: do not edit. Cluster db, primary db2.\n"
+		"# Managed by vigil: do not edit. Cluster db, primary db2, epoch 0.\n"
 		"upstream pg {\n"
 		"    server [::1]:5432 max_fails=0 weight=5 backup; # db1 standby\n"
 		"    server [2001:db8::2]:5432 max_fails=0 weight=5; # db2 primary\n"
@@ -116,7 +116,7 @@ START_TEST(render_ipv6_and_options)
 	c.server_options = NULL;
 	c.standby = CONF_STANDBY_OUT;
 	assert_render(&c, &db, 0,
-		"# Managed by vigil: do not edit. Cluster db, primary db1.\n"
+		"# Managed by vigil: do not edit. Cluster db, primary db1, epoch 0.\n"
 		"upstream pg {\n"
 		"    server [::1]:5432;              # db1 primary\n"
 		"}\n");
@@ -135,14 +135,14 @@ START_TEST(render_leaves_out_nodes)
 	const bool b_out[] = { false, true, false };
 
 	assert_render_out(&c, &web3, 1, a_out,
-		"# Managed by vigil: do not edit. Cluster web3, primary b.\n"
+		"# Managed by vigil: do not edit. Cluster web3, primary b, epoch 0.\n"
 		"upstream web_backend {\n"
 		"    server 127.0.0.1:8082;          # b primary\n"
 		"    server 127.0.0.1:8083 backup;   # c standby\n"
 		"}\n");
 	/* All-false flags are the same as none. */
 	assert_render_out(&c, &web3, 1, none_out,
-		"# Managed by vigil: do not edit. Cluster web3, primary b.\n"
+		"# Managed by vigil: do not edit. Cluster web3, primary b, epoch 0.\n"
 		"upstream web_backend {\n"
 		"    server 127.0.0.1:8081 backup;   # a standby\n"
 		"    server 127.0.0.1:8082;          # b primary\n"
@@ -150,7 +150,7 @@ START_TEST(render_leaves_out_nodes)
 		"}\n");
 	c.standby = CONF_STANDBY_OUT;
 	assert_render_out(&c, &web3, 1, a_out,
-		"# Managed by vigil: do not edit. Cluster web3, primary b.\n"
+		"# Managed by vigil: do not edit. Cluster web3, primary b, epoch 0.\n"
 		"upstream web_backend {\n"
 		"    server 127.0.0.1:8082;          # b primary\n"
 		"}\n");
@@ -243,13 +243,13 @@ static void assert_calls(const char *expect)
 }
 
 static const char rendered_a[] =
-	"# Managed by vigil: do not edit. Cluster web, primary a.\n"
+	"# Managed by vigil: do not edit. Cluster web, primary a, epoch 0.\n"
 	"upstream web_backend {\n"
 	"    server 127.0.0.1:8081;          # a primary\n"
 	"    server 127.0.0.1:8082 backup;   # b standby\n"
 	"}\n";
 static const char rendered_b[] =
-	"# Managed by vigil: do not edit. Cluster web, primary b.\n"
+	"# Managed by vigil: do not edit. Cluster web, primary b, epoch 0.\n"
 	"upstream web_backend {\n"
 	"    server 127.0.0.1:8081 backup;   # a standby\n"
 	"    server 127.0.0.1:8082;          # b primary\n"
@@ -302,7 +302,7 @@ START_TEST(apply_leaves_out_nodes)
 	struct conf_balancer c = job_conf(check, reload);
 	struct balancer_roles roles = { .primary = 2, .out = a_out };
 	static const char expect[] =
-		"# Managed by vigil: do not edit. Cluster web3, primary c.\n"
+		"# Managed by vigil: do not edit. Cluster web3, primary c, epoch 0.\n"
 		"upstream web_backend {\n"
 		"    server 127.0.0.1:8082 backup;   # b standby\n"
 		"    server 127.0.0.1:8083;          # c primary\n"
