@@ -25,6 +25,12 @@ int fs_write_all(int fd, const void *data, size_t n);
 
 int fs_read_all(const char *path, size_t max_len, char **data, size_t *len,
 		char *err, size_t errlen);
+/*
+ * Hold an exclusive lock on PATH (created 0600) for as long as the returned
+ * descriptor stays open, with our pid written in it.  -1 with err when
+ * another process holds it ("... held by pid N").
+ */
+int fs_lock_pidfile(const char *path, char *err, size_t errlen);
 /* Remove PATH and fsync its directory; a missing file is success. */
 int fs_remove_durable(const char *path, char *err, size_t errlen);
 /* mkdir -p with mode for created components. */

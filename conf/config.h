@@ -23,6 +23,7 @@
 #define CONF_MAX_PROBES 16  /* probes per cluster */
 #define CONF_MAX_FAILOVERS 16 /* max_failovers per window */
 #define CONF_MAX_BALANCERS 16 /* balancers per cluster */
+#define CONF_NAME_MAX 100   /* cluster, node and job names (journal and marks hold 127) */
 
 enum conf_role { CONF_ROLE_PRIMARY, CONF_ROLE_STANDBY };
 

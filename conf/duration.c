@@ -121,11 +121,11 @@ int conf_parse_duration(const char *s, uint64_t *out_ms, char *err, size_t errle
 		return -1;
 	}
 	if (__builtin_mul_overflow(whole, unit, &ms) ||
-	    __builtin_add_overflow(ms, frac * unit / scale, &ms))
+	    __builtin_add_overflow(ms, frac * unit / scale, &ms) || ms > CONF_DURATION_MAX_MS)
 		goto too_big;
 	*out_ms = ms;
 	return 0;
 too_big:
-	err_set(err, errlen, "duration \"%s\" is too large", s);
+	err_set(err, errlen, "duration \"%s\" is too large (at most 8760h, a year)", s);
 	return -1;
 }

@@ -17,4 +17,11 @@
  */
 int conf_parse_duration(const char *s, uint64_t *out_ms, char *err, size_t errlen);
 
+/*
+ * The longest duration accepted: a year.  Anything longer is a typo, and
+ * a bound keeps every sum and "+ 1" on durations far from overflowing
+ * (18446744073709551615ms once made a jitter's modulus 0: SIGFPE).
+ */
+#define CONF_DURATION_MAX_MS (8760ULL * 3600 * 1000)
+
 #endif

@@ -112,9 +112,13 @@ static void load_probe_timing(const struct lgrp *g, struct conf_probe *p)
 	if (lu_duration(g, "timeout", NULL, &p->timeout_ms) == 1)
 		lu_duration_min(g, "timeout", p->timeout_ms, 1);
 	p->jitter_ms = p->interval_ms / 10;
-	lu_duration(g, "jitter", NULL, &p->jitter_ms);
-	lu_int(g, "rise", 2, 1, INT_MAX, &p->rise);
-	lu_int(g, "fall", 3, 1, INT_MAX, &p->fall);
+	/* A jitter beyond the interval would bunch runs up, not spread them. */
+	if (lu_duration(g, "jitter", NULL, &p->jitter_ms) == 1 && p->jitter_ms > p->interval_ms)
+		lu_err(g->lc, lu_where(g, "jitter"), "'jitter' (%llu ms) must not exceed 'interval' "
+		       "(%llu ms)", (unsigned long long)p->jitter_ms,
+		       (unsigned long long)p->interval_ms);
+	lu_int(g, "rise", 2, 1, 1000, &p->rise);
+	lu_int(g, "fall", 3, 1, 1000, &p->fall);
 }
 
 static void load_expect_status(const struct lgrp *g, struct conf_probe *p)

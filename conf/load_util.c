@@ -179,6 +179,17 @@ int lu_ident(const struct lgrp *g, const char *key, bool required, char **out)
 		       "letters, digits, '_', '.' and '-', got \"%s\"", key, *out);
 		return -1;
 	}
+	/* Names become path components ({node} in a restore target): never . or .. */
+	if (rc == 1 && (strcmp(*out, ".") == 0 || strcmp(*out, "..") == 0)) {
+		lu_err(g->lc, lu_member(g, key), "'%s' must not be \"%s\" (names become path "
+		       "components)", key, *out);
+		return -1;
+	}
+	if (rc == 1 && strlen(*out) > CONF_NAME_MAX) {
+		lu_err(g->lc, lu_member(g, key), "'%s' is longer than %d characters", key,
+		       CONF_NAME_MAX);
+		return -1;
+	}
 	return rc;
 }
 

@@ -78,7 +78,8 @@ static json_t *read_body(struct evhttp_request *req, const struct body_field *al
 
 	if (len == 0)
 		return json_object();
-	obj = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &jerr);
+	/* Duplicate keys refused: {"dry_run":true,"dry_run":false} once ran a real failover. */
+	obj = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!obj) {
 		snprintf(err, errlen, "body is not valid JSON: %s", jerr.text);
 		return NULL;

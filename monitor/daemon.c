@@ -28,6 +28,15 @@
 #include "monitor/journal.h"
 #include "monitor/journal_roles.h"
 
+/*
+ * The signals the daemon handles: TERM and INT stop it, HUP reloads; the
+ * others whose default would kill it silently (leaving a stale socket)
+ * are logged and ignored.  Handled, not SIG_IGN: children (hooks) get
+ * their default back at exec.
+ */
+static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM };
+#define N_SIGNALS (sizeof(handled_signals) / sizeof(handled_signals[0]))
+
 struct mon_daemon {
 	struct event_base *base;
 	struct curl_loop *curl;
@@ -35,7 +44,7 @@ struct mon_daemon {
 	struct control *control;
 	struct journal *journal;
 	struct backup_set *backups;
-	struct event *sig_term, *sig_int, *sig_hup, *deferred;
+	struct event *sigs[N_SIGNALS], *deferred;
 	const char *config_path;
 	struct config *cfg;
 	struct mon_cluster **clusters;
@@ -43,6 +52,7 @@ struct mon_daemon {
 	struct config *pending; /* validated new config waiting for jobs to end */
 	unsigned generation;
 	bool upgrade_due;        /* the journal holds format 1 records: rewrite it */
+	int lock_fd;             /* state_dir/vigil.lock, held while we run */
 	/* TILT: vigil suspects itself and does not act (see tilt_check). */
 	bool tilt;
 	uint64_t tilt_until;     /* monotonic ms */
@@ -476,7 +486,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		reload(d);
 		return;
 	}
-	vlog(VLOG_NOTICE, "daemon", "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
+	if (sig != SIGTERM && sig != SIGINT) {
+		vlog(VLOG_NOTICE, "daemon", "signal ignored (TERM or INT stop vigil, HUP reloads)",
+		     "signal", sigabbrev_np(sig), NULL);
+		return;
+	}
+	vlog(VLOG_NOTICE, "daemon", "stopping", "signal", sigabbrev_np(sig), NULL);
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -487,16 +502,34 @@ static int daemon_setup(struct mon_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "create event base: failed");
 		return -1;
 	}
-	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
-	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
-	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+	for (size_t i = 0; i < N_SIGNALS; i++) {
+		d->sigs[i] = evsignal_new(d->base, handled_signals[i], on_signal, d);
+		if (!d->sigs[i] || evsignal_add(d->sigs[i], NULL) < 0) {
+			snprintf(err, errlen, "install the handler of SIG%s: failed",
+				 sigabbrev_np(handled_signals[i]));
+			return -1;
+		}
+	}
 	d->deferred = event_new(d->base, -1, 0, on_deferred, d);
 	d->tick = evtimer_new(d->base, on_tick, d);
-	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->deferred || !d->tick ||
-	    evsignal_add(d->sig_term, NULL) < 0 || evsignal_add(d->sig_int, NULL) < 0 ||
-	    evsignal_add(d->sig_hup, NULL) < 0) {
-		snprintf(err, errlen, "install signal handlers: failed");
+	if (!d->deferred || !d->tick) {
+		snprintf(err, errlen, "create the daemon's events: out of memory");
 		return -1;
+	}
+	if (fs_mkdir_p(d->cfg->state_dir, 0700, err, errlen) < 0)
+		return -1;
+	{
+		char *lock;
+
+		if (asprintf(&lock, "%s/vigil.lock", d->cfg->state_dir) < 0) {
+			snprintf(err, errlen, "lock state_dir: out of memory");
+			return -1;
+		}
+		/* Two daemons on one state_dir would append to one journal. */
+		d->lock_fd = fs_lock_pidfile(lock, err, errlen);
+		free(lock);
+		if (d->lock_fd < 0)
+			return -1;
 	}
 	if (!(d->journal = journal_open(d->cfg->state_dir, err, errlen)))
 		return -1;
@@ -543,13 +576,12 @@ static void daemon_teardown(struct mon_daemon *d)
 	backup_set_free(d->backups); /* kills runs in flight, before the runner goes */
 	child_runner_free(d->children);
 	journal_close(d->journal);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
 	curl_loop_free(d->curl);
-	if (d->sig_term)
-		event_free(d->sig_term);
-	if (d->sig_int)
-		event_free(d->sig_int);
-	if (d->sig_hup)
-		event_free(d->sig_hup);
+	for (size_t i = 0; i < N_SIGNALS; i++)
+		if (d->sigs[i])
+			event_free(d->sigs[i]);
 	if (d->deferred)
 		event_free(d->deferred);
 	if (d->tick)
@@ -568,7 +600,8 @@ static void libevent_log(int severity, const char *msg)
 
 int daemon_run(const char *config_path, struct config *cfg)
 {
-	struct mon_daemon d = { .config_path = config_path, .cfg = cfg, .generation = 1 };
+	struct mon_daemon d = { .config_path = config_path, .cfg = cfg, .generation = 1,
+				.lock_fd = -1 };
 	struct journal_roles *roles = NULL;
 	char err[512];
 	int rc = 0;

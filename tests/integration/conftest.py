@@ -187,6 +187,8 @@ with open({self.path('promote.calls')!r}, "a") as f:
     def start_daemon(self, timeout=15.0, wrap=()):
         """Start vigil (wrap: a command that execs it, e.g. prlimit ... --)."""
         argv = list(wrap) + [binary("vigil"), "-c", self.conf]
+        # A daemon started again after stop_vigil() is stopped at teardown too.
+        self.vigil_rc = None
         if self.log_format:
             argv += ["--log-format", self.log_format]
         self.vigil = Proc(argv, self.vigil_log, env=clean_env())
@@ -368,6 +370,52 @@ def pytest_runtest_makereport(item, call):
 def _failed(request):
     return any(getattr(getattr(request.node, "rep_" + w, None), "failed", False)
                for w in ("setup", "call"))
+
+
+def _build_processes():
+    """(pid, exe) of processes running a binary of the build under test."""
+    found = []
+    build = build_dir() + os.sep
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        if exe.startswith(build):
+            found.append((int(pid), exe))
+    return found
+
+
+def kill_leaks(first, before):
+    """Kill what outlived a test: Procs from STARTED[first:] whose group lives on, and
+    processes of the build's binaries not in `before`.  Returns what was killed."""
+    leaked = []
+    for proc in helpers.STARTED[first:]:
+        if proc.group_alive():
+            leaked.append(" ".join(proc.argv))
+            proc.kill_group(signal.SIGKILL)
+            proc.wait(5.0)
+    for pid, exe in _build_processes():
+        if pid not in before:
+            leaked.append(f"pid {pid}: {exe}")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return leaked
+
+
+@pytest.fixture(autouse=True)
+def no_process_outlives_its_test():
+    """Fail a test whose processes (by group, or by the build's binaries) outlive it."""
+    first = len(helpers.STARTED)
+    before = {pid for pid, _ in _build_processes()}
+    yield
+    leaked = kill_leaks(first, before)
+    if leaked:
+        pytest.fail("processes outlived the test:\n  " + "\n  ".join(leaked), pytrace=False)
 
 
 @pytest.fixture

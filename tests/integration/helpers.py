@@ -112,6 +112,10 @@ def http_get(url, timeout=3.0):
         return None
 
 
+# Every Proc ever started, so the harness can fail a test that leaves one running.
+STARTED = []
+
+
 class Proc:
     """A child process in its own session, output appended to a log file."""
 
@@ -123,6 +127,7 @@ class Proc:
                                   stderr=subprocess.STDOUT, start_new_session=True,
                                   env=env, cwd=cwd)
         self.pid = self.p.pid
+        STARTED.append(self)
 
     def alive(self):
         return self.p.poll() is None
@@ -143,6 +148,11 @@ class Proc:
             return self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+
+    def group_alive(self):
+        """Any process of its group still running (zombies are dead)."""
+        self.p.poll()
+        return bool(live_group_members(self.pid))
 
     def stop(self, timeout=5.0, sig=signal.SIGTERM):
         """SIGTERM, then SIGKILL the group after timeout; returns exit code."""

@@ -157,3 +157,28 @@ def test_json_log_lines(make_env):
         obj = json.loads(ln)
         assert isinstance(obj, dict), ln
     assert env.hook.url not in env.log()
+
+
+def test_huge_duration_fails_check_config_with_its_line(tmpdir_clean):
+    """Regression: 18446744073709551615ms passed -t, then SIGFPE at start and on SIGHUP."""
+    text = good_config(tmpdir_clean).replace('interval = "200ms"',
+                                             'interval = "18446744073709551615ms"', 1)
+    assert "18446744073709551615ms" in text
+    path = write(tmpdir_clean, "vigil.conf", text)
+    r = run_vigil("-t", "-c", path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "18446744073709551615" in l)
+    assert f"{path}:{line}:" in r.stderr and "too large" in r.stderr, r.stderr
+
+
+def test_a_second_daemon_on_the_same_state_dir_is_refused(env):
+    """Regression: two daemons on one state_dir ran at once and appended to one journal."""
+    other = env.config_text().replace(env.sock, env.path("other.sock"))
+    path = env.path("other.conf")
+    with open(path, "w") as f:
+        f.write(other)
+    r = subprocess.run([binary("vigil"), "-c", path], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"held by pid {env.vigil.pid}" in r.stdout + r.stderr
+    assert "another vigil runs on this state_dir" in r.stdout + r.stderr
+    assert env.vigil.alive() and env.cluster()["state"] == "healthy"

@@ -93,3 +93,15 @@ def test_api_failover_accepted_then_completes(env):
     ev = env.hook.wait_event("failover", timeout=5)
     assert (ev["old_primary"], ev["new_primary"]) == ("a", "b")
     env.wait_traffic("b", timeout=10)
+
+
+def test_duplicate_json_keys_are_refused_not_last_one_wins(env):
+    """Regression: {"dry_run":true,"dry_run":false} ran a real failover."""
+    before = snapshot(env)
+    code, doc, raw = unix_request(env.sock, "POST", "/v1/clusters/web/failover",
+                                  body=b'{"dry_run": true, "dry_run": false}')
+    assert_error(code, doc, raw, 400)
+    assert "duplicate" in doc["error"], doc
+    time.sleep(0.5)
+    assert snapshot(env) == before
+    assert env.promote_calls() == []

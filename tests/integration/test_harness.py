@@ -73,3 +73,15 @@ def test_teardown_leaves_no_process(make_env):
     for pgid in pgids:
         assert live_group_members(pgid) == [], f"process group {pgid} survived teardown"
     assert not os.path.exists(env.dir)
+
+
+def test_the_harness_catches_a_process_that_outlives_its_test(tmpdir_clean):
+    """Regression: a test restarted vigil, and teardown never stopped the second daemon."""
+    import conftest
+    import helpers
+    first = len(helpers.STARTED)
+    p = helpers.Proc(["sleep", "30"], os.path.join(tmpdir_clean, "sleep.log"))
+    leaked = conftest.kill_leaks(first, set())
+    assert leaked == ["sleep 30"]
+    assert p.wait(5.0) is not None and not p.group_alive()
+    assert conftest.kill_leaks(first, set()) == []

@@ -63,3 +63,16 @@ def test_stop_signal_exits_zero(env, sig):
     assert "web_backend" in env.upstream_text()
     assert env.traffic() == "a"
     assert not os.path.exists(env.sock) or not env._status_or_none()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM],
+                         ids=["USR1", "USR2", "ALRM"])
+def test_stray_signals_are_ignored_not_fatal(env, sig):
+    """Regression: USR1, USR2 and ALRM killed vigil silently (exit 138/140/142)."""
+    env.vigil.send(sig)
+    name = signal.Signals(sig).name[3:]
+    wait_for(lambda: f"signal ignored" in env.log() and f"signal={name}" in env.log(), 5,
+             what=f"SIG{name} logged as ignored")
+    assert env.vigil.alive()
+    assert env.cluster()["state"] == "healthy"
+    assert env.stop_vigil() == 0

@@ -236,6 +236,15 @@ static const struct err_case {
 	  "state_dir = \"/x\";\n" "statedir = \"/y\";\n" HEAD TCP TAIL },
 	{ "unknown_control", 11, "unknown key 'owner' in control (accepted keys: socket, mode, max_connections)",
 	  HEAD TCP TAIL "control = {\n  socket = \"/s\";\n  owner = \"x\";\n};\n" },
+	{ "jitter_beyond_interval", 7, "'jitter' (500 ms) must not exceed 'interval' (200 ms)",
+	  HEAD "  probes = ( { type = \"tcp\"; interval = \"200ms\"; jitter = \"500ms\"; } );\n" TAIL },
+	{ "node_named_dotdot", 3, "'name' must not be \"..\" (names become path components)",
+	  "clusters = ( { name = \"web\"; nodes = (\n" NODE("a", "127.0.0.1:1", "primary")
+	  "    { name = \"..\"; address = \"127.0.0.1:2\"; role = \"standby\"; }\n"
+	  "  );\n" TCP TAIL },
+	{ "cluster_named_dot", 1, "'name' must not be \".\"",
+	  "clusters = ( { name = \".\"; nodes = (\n" NODE("a", "127.0.0.1:1", "primary")
+	  LAST("b", "127.0.0.1:2", "standby") "  );\n" TCP TAIL },
 	{ "max_connections_zero", 11, "'max_connections' must be between 1 and 1024, got 0",
 	  HEAD TCP TAIL "control = {\n  socket = \"/s\";\n  max_connections = 0;\n};\n" },
 	{ "max_connections_huge", 10, "'max_connections' must be between 1 and 1024, got 100000",
