@@ -16,7 +16,7 @@
 #include "common/clock.h"
 #include "common/curl_loop.h"
 
-struct event_base *base;
+struct event_base *af_base;
 struct curl_loop *curl;
 struct child_runner *runner;
 struct receiver rx;
@@ -54,7 +54,7 @@ void receiver_start(struct receiver *r)
 	struct sockaddr_in sa;
 	socklen_t len = sizeof(sa);
 
-	r->http = evhttp_new(base);
+	r->http = evhttp_new(af_base);
 	ck_assert_ptr_nonnull(r->http);
 	h = evhttp_bind_socket_with_handle(r->http, "127.0.0.1", 0);
 	ck_assert_ptr_nonnull(h);
@@ -86,7 +86,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	tick_last_ms = now;
 }
 
-void setup(void)
+void af_setup(void)
 {
 	char err[256];
 	struct timeval tv = clock_tv_ms(10);
@@ -99,14 +99,14 @@ void setup(void)
 	 */
 	ck_assert_ptr_nonnull(ec);
 	ck_assert_int_eq(event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER), 0);
-	base = event_base_new_with_config(ec);
+	af_base = event_base_new_with_config(ec);
 	event_config_free(ec);
-	ck_assert_ptr_nonnull(base);
-	curl = curl_loop_new(base, err, sizeof(err));
+	ck_assert_ptr_nonnull(af_base);
+	curl = curl_loop_new(af_base, err, sizeof(err));
 	ck_assert_msg(curl != NULL, "%s", err);
-	runner = child_runner_new(base, err, sizeof(err));
+	runner = child_runner_new(af_base, err, sizeof(err));
 	ck_assert_msg(runner != NULL, "%s", err);
-	tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+	tick = event_new(af_base, -1, EV_PERSIST, on_tick, NULL);
 	ck_assert_int_eq(event_add(tick, &tv), 0);
 	tick_last_ms = 0;
 	tick_max_gap_ms = 0;
@@ -114,13 +114,13 @@ void setup(void)
 	receiver_start(&rx);
 }
 
-void teardown(void)
+void af_teardown(void)
 {
 	receiver_stop(&rx);
 	child_runner_free(runner);
 	curl_loop_free(curl);
 	event_free(tick);
-	event_base_free(base);
+	event_base_free(af_base);
 }
 
 static int bound_port(int *out_fd)
@@ -155,7 +155,7 @@ int hanging_port(int *fd)
 struct alerter *new_alerter(const struct conf_alert *alerts, size_t n)
 {
 	char err[256];
-	struct alerter *a = alerter_new(base, curl, runner, alerts, n, err, sizeof(err));
+	struct alerter *a = alerter_new(af_base, curl, runner, alerts, n, err, sizeof(err));
 
 	ck_assert_msg(a != NULL, "%s", err);
 	return a;
@@ -166,7 +166,7 @@ uint64_t drain(struct alerter *a, uint64_t ms)
 	uint64_t start = clock_mono_ms(), end = start + ms;
 
 	while (alerter_pending(a) > 0 && clock_mono_ms() < end)
-		event_base_loop(base, EVLOOP_ONCE);
+		event_base_loop(af_base, EVLOOP_ONCE);
 	ck_assert_uint_eq(alerter_pending(a), 0);
 	return clock_mono_ms() - start;
 }
@@ -176,7 +176,7 @@ void run_for(uint64_t ms)
 	uint64_t end = clock_mono_ms() + ms;
 
 	while (clock_mono_ms() < end)
-		event_base_loop(base, EVLOOP_ONCE);
+		event_base_loop(af_base, EVLOOP_ONCE);
 }
 
 void run_until_count(const struct receiver *r, int count, uint64_t ms)
@@ -184,7 +184,7 @@ void run_until_count(const struct receiver *r, int count, uint64_t ms)
 	uint64_t end = clock_mono_ms() + ms;
 
 	while (r->count < count && clock_mono_ms() < end)
-		event_base_loop(base, EVLOOP_ONCE);
+		event_base_loop(af_base, EVLOOP_ONCE);
 }
 
 FILE *capture_start(void)

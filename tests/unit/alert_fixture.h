@@ -26,15 +26,15 @@ struct receiver {
 	char content_type[64];
 };
 
-extern struct event_base *base;
+extern struct event_base *af_base;
 extern struct curl_loop *curl;
 extern struct child_runner *runner;
-extern struct receiver rx;   /* started by setup */
+extern struct receiver rx;   /* started by af_setup */
 extern uint64_t tick_max_gap_ms; /* longest gap between two 10 ms ticks */
 
 /* The checked fixture: fresh base, loop, runner, ticker and rx per test. */
-void setup(void);
-void teardown(void);
+void af_setup(void);
+void af_teardown(void);
 
 void receiver_start(struct receiver *r);
 void receiver_stop(struct receiver *r);

@@ -227,18 +227,10 @@ struct probe *exec_probe(char **argv, uint64_t timeout_ms)
 	return make(&c, node_at(&nb, "127.0.0.1", 5432));
 }
 
-int probe_fixture_main(Suite *s)
+int probe_fixture_setup(void)
 {
-	SRunner *sr = srunner_create(s);
-	int failed;
-
 	/* A proxy in the environment must not matter: probes bypass proxies. */
 	setenv("http_proxy", "http://127.0.0.1:9", 1);
 	setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed != 0;
+	return 0;
 }

@@ -63,7 +63,7 @@ struct probe *http_probe(const char *path, const char *method, int *status,
 /* An exec probe of 127.0.0.1:5432 ("a-node" in cluster "web"). */
 struct probe *exec_probe(char **argv, uint64_t timeout_ms);
 
-/* Run S the way every unit test program does; the process's exit status. */
-int probe_fixture_main(Suite *s);
+/* The environment both probe test programs run in (their unit_setup). */
+int probe_fixture_setup(void);
 
 #endif

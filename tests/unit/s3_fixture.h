@@ -54,6 +54,6 @@ const char *s3f_unique_prefix(const char *tag);
 unsigned long long s3f_now_ms(void);
 
 /* The tests that need s3rver (test_backup_s3_live.c). */
-Suite *s3f_live_suite(void);
+TCase *s3f_live_tcase(void);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/alert.h"
 #include "common/clock.h"
 #include "common/curl_loop.h"
@@ -192,7 +193,7 @@ START_TEST(dead_sink_delays_nothing_else)
 	ck_assert_uint_eq(alerter_pending(a), 4);
 	start = clock_mono_ms();
 	while (alerter_pending(a) > 2 && clock_mono_ms() - start < 5000)
-		event_base_loop(base, EVLOOP_ONCE);
+		event_base_loop(af_base, EVLOOP_ONCE);
 	ck_assert_int_eq(rx.count, 2);
 	/* The dead sink still holds both, waiting out its 10 s backoff. */
 	ck_assert_uint_eq(alerter_pending(a), 2);
@@ -245,7 +246,7 @@ START_TEST(timeout_and_free_in_flight)
 		uint64_t end = clock_mono_ms() + 3000;
 
 		while (rx.count < 3 && clock_mono_ms() < end)
-			event_base_loop(base, EVLOOP_ONCE);
+			event_base_loop(af_base, EVLOOP_ONCE);
 	}
 	ck_assert_int_eq(rx.count, 3);
 	ck_assert_uint_eq(alerter_pending(a), 2);
@@ -261,20 +262,20 @@ START_TEST(rejects_bad_sink)
 	struct conf_alert c = { .type = CONF_ALERT_WEBHOOK, .url = NULL };
 	struct alerter *a;
 
-	ck_assert_ptr_null(alerter_new(base, curl, runner, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_null(alerter_new(af_base, curl, runner, &c, 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "sink 0 (webhook): no url"));
 	c = (struct conf_alert){ .type = CONF_ALERT_PAGERDUTY, .url = pd_url };
-	ck_assert_ptr_null(alerter_new(base, curl, runner, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_null(alerter_new(af_base, curl, runner, &c, 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "sink 0 (pagerduty): no routing key"));
 	c = (struct conf_alert){ .type = CONF_ALERT_EXEC };
-	ck_assert_ptr_null(alerter_new(base, curl, runner, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_null(alerter_new(af_base, curl, runner, &c, 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "sink 0 (exec): no command"));
 	/* An exec sink needs the child runner. */
 	c.argv = argv;
-	ck_assert_ptr_null(alerter_new(base, curl, NULL, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_null(alerter_new(af_base, curl, NULL, &c, 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "sink 0 (exec): no child runner"));
 	c.type = (enum conf_alert_type)42;
-	ck_assert_ptr_null(alerter_new(base, curl, runner, &c, 1, err, sizeof(err)));
+	ck_assert_ptr_null(alerter_new(af_base, curl, runner, &c, 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "sink 0: unknown type 42"));
 	a = new_alerter(NULL, 0);
 	alerter_send(a, &failover);
@@ -335,12 +336,12 @@ START_TEST(min_severity_filters)
 }
 END_TEST
 
-static Suite *alert_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("alert");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, af_setup, af_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, payload_fields);
 	tcase_add_test(tc, delivers_post_json);
@@ -356,17 +357,3 @@ static Suite *alert_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return 1;
-	sr = srunner_create(alert_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed ? 1 : 0;
-}

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/alert.h"
 #include "common/clock.h"
 #include "common/child.h"
@@ -492,7 +493,7 @@ START_TEST(hanging_sinks_delay_nothing)
 	int hang_fd, hang = hanging_port(&hang_fd);
 	struct conf_alert c[3];
 	struct reroute rr = { 0 };
-	struct event *reroute = evtimer_new(base, on_reroute, &rr);
+	struct event *reroute = evtimer_new(af_base, on_reroute, &rr);
 	struct timeval tv = clock_tv_ms(30);
 	struct alerter *a;
 	uint64_t t0, sent_us;
@@ -529,12 +530,12 @@ START_TEST(hanging_sinks_delay_nothing)
 }
 END_TEST
 
-static Suite *sinks_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("alert_sinks");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, af_setup, af_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, pagerduty_incident);
 	tcase_add_test(tc, pagerduty_dedup_across_alerters);
@@ -550,17 +551,3 @@ static Suite *sinks_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return 1;
-	sr = srunner_create(sinks_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed ? 1 : 0;
-}

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/backup/backup.h"
 #include "actions/backup/readahead.h"
 #include "actions/backup/repo.h"
@@ -472,7 +473,7 @@ START_TEST(version_1_repository_still_works)
 }
 END_TEST
 
-static Suite *backup_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("backup");
 	TCase *t = tcase_create("round trip");
@@ -491,13 +492,3 @@ static Suite *backup_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(backup_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/backup/chunker.h"
 #include "actions/backup/crypto.h"
 #include "actions/backup/index.h"
@@ -553,7 +554,7 @@ START_TEST(tree_entries)
 }
 END_TEST
 
-static Suite *format_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("backup_format");
 	TCase *t = tcase_create("format");
@@ -575,13 +576,3 @@ static Suite *format_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(format_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/backup/backup.h"
 #include "actions/backup/snapshot.h"
 #include "tests/unit/backup_fixture.h"
@@ -472,7 +473,7 @@ START_TEST(forgetting_everything_takes_a_policy)
 }
 END_TEST
 
-static Suite *prune_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("backup_prune");
 	TCase *repo = tcase_create("repository");
@@ -490,13 +491,3 @@ static Suite *prune_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(prune_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

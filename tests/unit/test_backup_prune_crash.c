@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/backup/backup.h"
 #include "tests/unit/backup_fixture.h"
 #include "tests/unit/test_backup_prune_fixture.h"
@@ -219,7 +220,7 @@ START_TEST(killed_at_random_moments)
 }
 END_TEST
 
-static Suite *crash_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("backup_prune_crash");
 	TCase *t = tcase_create("crash");
@@ -232,13 +233,3 @@ static Suite *crash_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(crash_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

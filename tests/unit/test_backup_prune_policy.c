@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/unit/harness.h"
 #include "actions/backup/backup.h"
 #include "tests/unit/backup_fixture.h"
 
@@ -177,7 +178,7 @@ START_TEST(policy_matches_a_reference)
 }
 END_TEST
 
-static Suite *policy_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("backup_prune_policy");
 	TCase *t = tcase_create("policy");
@@ -188,13 +189,3 @@ static Suite *policy_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(policy_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

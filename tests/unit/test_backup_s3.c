@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/backup/store_s3.h"
 #include "actions/backup/store_s3_int.h"
 #include "tests/unit/s3_fixture.h"
@@ -229,25 +230,12 @@ START_TEST(locations_and_redaction)
 }
 END_TEST
 
-static Suite *offline_suite(void)
-{
-	Suite *s = suite_create("backup_s3_offline");
-	TCase *tc = tcase_create("offline");
+/* s3rver runs for the whole program (unit_setup), or the live tests are skipped. */
+static bool live;
 
-	tcase_add_test(tc, xml_reads_a_listing);
-	tcase_add_test(tc, xml_refuses_what_it_cannot_trust);
-	tcase_add_test(tc, settings_are_checked);
-	tcase_add_test(tc, locations_and_redaction);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
+int unit_setup(void)
 {
 	char why[256] = "";
-	SRunner *sr = srunner_create(offline_suite());
-	bool live;
-	int failed;
 
 	/* libcurl honours these; the servers here are on loopback. */
 	unsetenv("http_proxy");
@@ -257,13 +245,28 @@ int main(void)
 	unsetenv("ALL_PROXY");
 	unsetenv("all_proxy");
 	live = s3f_server_start(why, sizeof(why));
-	if (live)
-		srunner_add_suite(sr, s3f_live_suite());
-	else
+	if (!live)
 		fprintf(stderr, "test_backup_s3: S3 server tests skipped: %s\n", why);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	s3f_server_stop();
-	return failed == 0 ? 0 : 1;
+	return 0;
 }
+
+void unit_cleanup(void)
+{
+	s3f_server_stop();
+}
+
+Suite *unit_suite(void)
+{
+	Suite *s = suite_create("backup_s3");
+	TCase *tc = tcase_create("offline");
+
+	tcase_add_test(tc, xml_reads_a_listing);
+	tcase_add_test(tc, xml_refuses_what_it_cannot_trust);
+	tcase_add_test(tc, settings_are_checked);
+	tcase_add_test(tc, locations_and_redaction);
+	suite_add_tcase(s, tc);
+	if (live)
+		suite_add_tcase(s, s3f_live_tcase());
+	return s;
+}
+

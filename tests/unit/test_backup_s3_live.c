@@ -524,9 +524,8 @@ START_TEST(virtual_host_style)
 }
 END_TEST
 
-Suite *s3f_live_suite(void)
+TCase *s3f_live_tcase(void)
 {
-	Suite *s = suite_create("backup_s3_live");
 	TCase *tc = tcase_create("s3rver");
 
 	tcase_set_timeout(tc, 120);
@@ -541,6 +540,5 @@ Suite *s3f_live_suite(void)
 	tcase_add_test(tc, create_and_missing_bucket);
 	tcase_add_test(tc, lazy_puts_sync_and_discard);
 	tcase_add_test(tc, virtual_host_style);
-	suite_add_tcase(s, tc);
-	return s;
+	return tc;
 }

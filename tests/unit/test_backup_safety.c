@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/backup/backup.h"
 #include "actions/backup/snapshot.h"
 #include "actions/backup/tree.h"
@@ -456,7 +457,7 @@ START_TEST(full_disk_fails_cleanly)
 }
 END_TEST
 
-static Suite *safety_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("backup_safety");
 	TCase *t = tcase_create("safety");
@@ -476,13 +477,3 @@ static Suite *safety_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(safety_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

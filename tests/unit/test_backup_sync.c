@@ -10,6 +10,7 @@
  * unencrypted source going to S3 are refused.  Interrupted and killed
  * syncs, and S3 through s3rver, are in test_backup_sync_resume.c.
  */
+#include "tests/unit/harness.h"
 #include "tests/unit/test_backup_sync.h"
 
 #include <check.h>
@@ -426,7 +427,10 @@ START_TEST(unencrypted_source_only_to_a_local_mirror)
 }
 END_TEST
 
-static Suite *sync_suite(bool s3)
+/* s3rver runs for the whole program (unit_setup), or its tests are skipped. */
+static bool s3;
+
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("backup_sync");
 	TCase *t = tcase_create("local");
@@ -447,12 +451,9 @@ static Suite *sync_suite(bool s3)
 	return s;
 }
 
-int main(void)
+int unit_setup(void)
 {
 	char why[256] = "";
-	SRunner *sr;
-	bool s3;
-	int failed;
 
 	/* libcurl honours these; s3rver is on loopback. */
 	unsetenv("http_proxy");
@@ -462,10 +463,10 @@ int main(void)
 	s3 = s3f_server_start(why, sizeof(why));
 	if (!s3)
 		fprintf(stderr, "test_backup_sync: S3 server tests skipped: %s\n", why);
-	sr = srunner_create(sync_suite(s3));
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	return 0;
+}
+
+void unit_cleanup(void)
+{
 	s3f_server_stop();
-	return failed == 0 ? 0 : 1;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "tests/unit/harness.h"
 #include "actions/backup/encoder.h"
 #include "actions/backup/writer.h"
 #include "tests/unit/backup_fixture.h"
@@ -355,7 +356,7 @@ START_TEST(configured_level_is_used)
 }
 END_TEST
 
-static Suite *writer_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("backup_writer");
 	TCase *t = tcase_create("writer");
@@ -371,13 +372,3 @@ static Suite *writer_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(writer_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}

@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "common/child.h"
 #include "common/clock.h"
 #include "tests/unit/unit_util.h"
@@ -418,7 +419,7 @@ START_TEST(runner_free_kills)
 }
 END_TEST
 
-static Suite *child_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("child");
 	TCase *tc = tcase_create("core");
@@ -445,13 +446,3 @@ static Suite *child_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(child_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "conf/config.h"
 #include "tests/unit/conf_fixture.h"
 
@@ -515,7 +516,7 @@ START_TEST(test_errors_append)
 }
 END_TEST
 
-static Suite *conf_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *load = tcase_create("load");
@@ -539,13 +540,3 @@ static Suite *conf_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(conf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

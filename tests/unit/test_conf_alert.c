@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "conf/config.h"
 #include "tests/unit/conf_fixture.h"
 #include "tests/unit/unit_util.h"
@@ -267,7 +268,7 @@ START_TEST(example_alerts)
 }
 END_TEST
 
-static Suite *conf_alert_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("conf_alert");
 	TCase *tc = tcase_create("core");
@@ -281,13 +282,3 @@ static Suite *conf_alert_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(conf_alert_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

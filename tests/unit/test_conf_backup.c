@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/harness.h"
 #include "conf/config.h"
 #include "tests/unit/conf_fixture.h"
 
@@ -207,12 +208,10 @@ START_TEST(cluster_restore)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("conf_backup");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, job_and_defaults);
 	tcase_add_test(tc, errors_name_the_line);
@@ -220,9 +219,5 @@ int main(void)
 	tcase_add_test(tc, cluster_restore);
 	tcase_add_test(tc, cron_schedules);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return s;
 }

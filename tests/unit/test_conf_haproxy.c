@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "conf/config.h"
 #include "tests/unit/conf_fixture.h"
 
@@ -165,7 +166,7 @@ START_TEST(refused)
 }
 END_TEST
 
-static Suite *conf_haproxy_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("conf_haproxy");
 	TCase *load = tcase_create("load"), *errs = tcase_create("errors");
@@ -178,13 +179,3 @@ static Suite *conf_haproxy_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(conf_haproxy_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "tests/unit/harness.h"
 #include "conf/address.h"
 #include "conf/duration.h"
 
@@ -125,7 +126,7 @@ START_TEST(test_address)
 }
 END_TEST
 
-static Suite *confval_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("confval");
 	TCase *parse = tcase_create("parsers");
@@ -136,13 +137,3 @@ static Suite *confval_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(confval_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

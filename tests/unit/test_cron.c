@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/unit/harness.h"
 #include "common/cron.h"
 
 /* "YYYY-MM-DD HH:MM[:SS]" read as UTC. */
@@ -426,7 +427,7 @@ START_TEST(test_dst_midnight_gap)
 }
 END_TEST
 
-static Suite *cron_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("cron");
 	TCase *tc = tcase_create("parse");
@@ -451,13 +452,3 @@ static Suite *cron_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(cron_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/harness.h"
 #include "monitor/decide.h"
 
 #define U HEALTH_UP
@@ -178,12 +179,10 @@ START_TEST(manual_validation)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("decide");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, primary_up);
 	tcase_add_test(tc, primary_unknown_and_sdown);
@@ -195,9 +194,5 @@ int main(void)
 	tcase_add_test(tc, failback);
 	tcase_add_test(tc, manual_validation);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return s;
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "common/fdlimit.h"
 
 START_TEST(local_errors_are_named)
@@ -79,20 +80,14 @@ START_TEST(ensure_raises_the_soft_limit_or_refuses)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("fdlimit");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, local_errors_are_named);
 	tcase_add_test(tc, open_count_follows_open_and_close);
 	tcase_add_test(tc, ensure_raises_the_soft_limit_or_refuses);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

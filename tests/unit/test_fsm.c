@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/harness.h"
 #include "monitor/decide.h"
 #include "monitor/fsm.h"
 
@@ -124,7 +125,7 @@ END_TEST
 /* ---- the random walk (test_fsm_walk.c) ---- */
 TCase *walk_tcase(void);
 
-static Suite *fsm_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("fsm");
 	TCase *t = tcase_create("table");
@@ -137,13 +138,3 @@ static Suite *fsm_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(fsm_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "common/fsutil.h"
 #include "tests/unit/unit_util.h"
 
@@ -257,7 +258,7 @@ START_TEST(mkdir_p)
 }
 END_TEST
 
-static Suite *fsutil_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("fsutil");
 	TCase *tc = tcase_create("core");
@@ -275,13 +276,3 @@ static Suite *fsutil_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(fsutil_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

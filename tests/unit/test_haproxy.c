@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/balancer.h"
 #include "actions/haproxy.h"
 #include "common/child.h"
@@ -429,7 +430,7 @@ START_TEST(new_refuses_incomplete_conf)
 }
 END_TEST
 
-static Suite *haproxy_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("haproxy");
 	TCase *pure = tcase_create("pure"), *cli = tcase_create("cli"), *job = tcase_create("job");
@@ -451,13 +452,3 @@ static Suite *haproxy_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(haproxy_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/balancer.h"
 #include "actions/haproxy.h"
 #include "common/clock.h"
@@ -369,7 +370,7 @@ START_TEST(render_check_and_reload)
 }
 END_TEST
 
-static Suite *live_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("haproxy_live");
 	TCase *live = tcase_create("socket"), *file_tc = tcase_create("no_socket");
@@ -388,13 +389,3 @@ static Suite *live_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(live_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

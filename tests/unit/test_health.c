@@ -2,6 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "tests/unit/harness.h"
 #include "monitor/health.h"
 
 static void feed(struct health *h, const char *seq)
@@ -113,12 +114,10 @@ START_TEST(combine_by_quorum)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("health");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, starts_unknown_until_rise);
 	tcase_add_test(tc, starts_unknown_until_fall);
@@ -128,9 +127,5 @@ int main(void)
 	tcase_add_test(tc, bad_counts_are_clamped_to_one);
 	tcase_add_test(tc, combine_by_quorum);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tests/unit/harness.h"
 #include "actions/hooks.h"
 #include "common/child.h"
 #include "common/clock.h"
@@ -234,7 +235,7 @@ START_TEST(placeholder_list)
 }
 END_TEST
 
-static Suite *hooks_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("hooks");
 	TCase *tc = tcase_create("core");
@@ -251,13 +252,3 @@ static Suite *hooks_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(hooks_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

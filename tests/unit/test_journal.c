@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "monitor/journal.h"
 #include "monitor/journal_roles.h"
 
@@ -602,12 +603,10 @@ START_TEST(open_fails_with_context)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("journal");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, missing_journal_is_empty);
@@ -630,9 +629,5 @@ int main(void)
 	tcase_add_test(tc, only_a_regular_file_is_read);
 	tcase_add_test(tc, an_overlong_line_is_damage);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/balancer.h"
 #include "actions/nginx.h"
 #include "common/child.h"
@@ -498,7 +499,7 @@ START_TEST(balancer_rejects_bad_input)
 }
 END_TEST
 
-static Suite *nginx_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("nginx");
 	TCase *render = tcase_create("render"), *job = tcase_create("apply");
@@ -526,13 +527,3 @@ static Suite *nginx_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(nginx_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/balancer.h"
 #include "common/clock.h"
 #include "tests/unit/proc_fixture.h"
@@ -175,7 +176,7 @@ START_TEST(drain_refused_during_apply_and_cancelled_by_free)
 }
 END_TEST
 
-static Suite *drain_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("nginx_drain");
 	TCase *tc = tcase_create("drain");
@@ -190,13 +191,3 @@ static Suite *drain_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(drain_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

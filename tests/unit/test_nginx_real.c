@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/balancer.h"
 #include "actions/nginx.h"
 #include "common/clock.h"
@@ -204,7 +205,7 @@ START_TEST(check_rejects_and_keeps_previous)
 }
 END_TEST
 
-static Suite *real_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("nginx_real");
 	TCase *tc = tcase_create("real_nginx");
@@ -217,13 +218,3 @@ static Suite *real_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(real_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}

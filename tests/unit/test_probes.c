@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "common/curl_loop.h"
 #include "probes/probe.h"
 #include "tests/unit/probe_fixture.h"
@@ -411,7 +412,7 @@ START_TEST(names)
 }
 END_TEST
 
-static Suite *probes_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("probes");
 	TCase *tc = tcase_create("core");
@@ -434,7 +435,7 @@ static Suite *probes_suite(void)
 	return s;
 }
 
-int main(void)
+int unit_setup(void)
 {
-	return probe_fixture_main(probes_suite());
+	return probe_fixture_setup();
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "common/child.h"
 #include "common/clock.h"
 #include "probes/probe.h"
@@ -325,7 +326,7 @@ START_TEST(start_failure_deferred)
 }
 END_TEST
 
-static Suite *probes_exec_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("probes_exec");
 	TCase *tc = tcase_create("core");
@@ -345,7 +346,7 @@ static Suite *probes_exec_suite(void)
 	return s;
 }
 
-int main(void)
+int unit_setup(void)
 {
-	return probe_fixture_main(probes_exec_suite());
+	return probe_fixture_setup();
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/harness.h"
 #include "actions/render_mark.h"
 #include "monitor/recover.h"
 
@@ -212,12 +213,10 @@ START_TEST(evidence_names_every_claimed_primary)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("recover");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, marks_parse_both_forms);
 	tcase_add_test(tc, mark_files_are_read_without_blocking);
@@ -229,9 +228,5 @@ int main(void)
 	tcase_add_test(tc, an_unknown_primary_or_unreadable_file_holds);
 	tcase_add_test(tc, evidence_names_every_claimed_primary);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/harness.h"
 #include "monitor/status.h"
 
 static struct conf_node cnodes[2] = {
@@ -145,12 +146,10 @@ START_TEST(table_rejects_other_documents)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("status");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, cluster_json_reports_roles_and_health);
@@ -159,9 +158,5 @@ int main(void)
 	tcase_add_test(tc, observers_views_in_json_and_table);
 	tcase_add_test(tc, table_rejects_other_documents);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/harness.h"
 #include "common/template.h"
 
 static const struct tmpl_var vars[] = {
@@ -159,7 +160,7 @@ START_TEST(test_long_output)
 }
 END_TEST
 
-static Suite *template_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("template");
 	TCase *tc = tcase_create("core");
@@ -175,13 +176,3 @@ static Suite *template_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(template_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
-}
