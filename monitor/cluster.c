@@ -444,17 +444,19 @@ static json_t *roles_fields(const struct mon_cluster *cl, size_t primary, const 
 
 json_t *cluster_checkpoint(const struct mon_cluster *cl)
 {
-	json_t *rec = roles_fields(cl, cl->primary, cl->out, cl->state == ST_PAUSED,
-				   cl->state == ST_FAILED, true);
+	json_t *rec, *roles;
 	char ts[40];
 
 	clock_iso8601(ts, sizeof(ts));
-	if (rec && json_object_update(rec, json_pack("{s:s, s:s, s:I, s:s}", "ts", ts, "cluster",
-						     cl->conf->name, "epoch", (json_int_t)cl->epoch,
-						     "event", "checkpoint")) < 0) {
+	rec = json_pack("{s:s, s:s, s:I, s:s}", "ts", ts, "cluster", cl->conf->name, "epoch",
+			(json_int_t)cl->epoch, "event", "checkpoint");
+	roles = roles_fields(cl, cl->primary, cl->out, cl->state == ST_PAUSED,
+			     cl->state == ST_FAILED, true);
+	if (!rec || !roles || json_object_update(rec, roles) < 0) {
 		json_decref(rec);
-		return NULL;
+		rec = NULL;
 	}
+	json_decref(roles);
 	return rec;
 }
 
