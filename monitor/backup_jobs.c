@@ -474,11 +474,11 @@ void backup_set_tick(struct backup_set *s)
 }
 
 int backup_set_drill(struct backup_set *s, const char *name, char *err, size_t errlen,
-		     int *http_status)
+		     enum refusal *refusal)
 {
 	struct job *j = find(s, name);
 
-	*http_status = j ? 409 : 404;
+	*refusal = j ? REFUSED_NOT_NOW : REFUSED_UNKNOWN;
 	if (!j)
 		snprintf(err, errlen, "no backup job named '%s'", name);
 	else if (j->drill)
@@ -488,21 +488,21 @@ int backup_set_drill(struct backup_set *s, const char *name, char *err, size_t e
 	else if (drill_start(j, err, errlen) == 0)
 		return 0;
 	else
-		*http_status = 500;
+		*refusal = REFUSED_FAULT;
 	return -1;
 }
 
 int backup_set_run(struct backup_set *s, const char *name, char *err, size_t errlen,
-		   int *http_status)
+		   enum refusal *refusal)
 {
 	struct job *j = find(s, name);
 
-	*http_status = 404;
+	*refusal = REFUSED_UNKNOWN;
 	if (!j) {
 		snprintf(err, errlen, "no backup job named '%s'", name);
 		return -1;
 	}
-	*http_status = 409;
+	*refusal = REFUSED_NOT_NOW;
 	if (j->child) {
 		snprintf(err, errlen, "backup %s is already running", name);
 		return -1;
@@ -514,7 +514,7 @@ int backup_set_run(struct backup_set *s, const char *name, char *err, size_t err
 	}
 	evtimer_del(j->timer);
 	if (job_start_run(j, err, errlen) < 0) {
-		*http_status = 500;
+		*refusal = REFUSED_FAULT;
 		job_schedule(j, job_next_delay(j));
 		return -1;
 	}

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "conf/config.h"
+#include "monitor/refusal.h"
 
 struct event_base;
 struct curl_loop;
@@ -35,12 +36,12 @@ struct backup_set *backup_set_new(const struct backup_env *env);
 int backup_set_apply(struct backup_set *s, const struct config *cfg, char *err, size_t errlen);
 /* RPO checks; call every tick. */
 void backup_set_tick(struct backup_set *s);
-/* Start a run now: 0, or -1 with err and *http_status (404 unknown, 409 running). */
+/* Start a run now: 0, or -1 with err and *refusal (unknown job, or running). */
 int backup_set_run(struct backup_set *s, const char *name, char *err, size_t errlen,
-		   int *http_status);
+		   enum refusal *refusal);
 /* Start a drill now (the latest snapshot restored, timed): like backup_set_run. */
 int backup_set_drill(struct backup_set *s, const char *name, char *err, size_t errlen,
-		     int *http_status);
+		     enum refusal *refusal);
 /* {"backups": [...]} for the control API. */
 json_t *backup_set_json(const struct backup_set *s);
 /* Stops every run (kills its child). */

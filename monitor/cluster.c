@@ -106,13 +106,13 @@ static void rejoin(struct mon_cluster *cl, size_t idx, const char *reason)
 }
 
 int cluster_rejoin(struct mon_cluster *cl, const char *node, const char *reason, char *err,
-		   size_t errlen, int *http_status)
+		   size_t errlen, enum refusal *refusal)
 {
 	int idx = conf_cluster_find_node(cl->conf, node);
 
-	*http_status = 409;
+	*refusal = REFUSED_NOT_NOW;
 	if (idx < 0) {
-		*http_status = 404;
+		*refusal = REFUSED_UNKNOWN;
 		snprintf(err, errlen, "cluster %s has no node %s", cl->conf->name, node);
 	} else if (!cl->out[idx]) {
 		snprintf(err, errlen, "node %s is not fenced: nothing to readmit", node);
@@ -190,8 +190,7 @@ struct mon_cluster *cluster_new(const struct mon_env *env, const struct conf_clu
 	}
 	cl->conf = conf;
 	cl->env = *env;
-	cl->state = ST_STARTING;
-	clock_iso8601(cl->state_since, sizeof(cl->state_since));
+	machine_init(cl);
 	cl->n_obs = conf->n_nodes * np;
 	cl->nodes = calloc(conf->n_nodes, sizeof(*cl->nodes));
 	cl->obs = calloc(cl->n_obs ? cl->n_obs : 1, sizeof(*cl->obs));
@@ -266,10 +265,7 @@ void cluster_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
 		cl->primary = (size_t)op;
 	cl->epoch = old->epoch;
 	memcpy(cl->hold.why, old->hold.why, sizeof(cl->hold.why));
-	/* A reload never happens mid-job (the daemon waits), so the state carries over. */
-	cl->state = old->state;
-	memcpy(cl->state_since, old->state_since, sizeof(cl->state_since));
-	memcpy(cl->state_reason, old->state_reason, sizeof(cl->state_reason));
+	machine_inherit(cl, old);
 	cl->alerted_hold = old->alerted_hold;
 	cl->incident = old->incident;
 	cl->incident_epoch = old->incident_epoch;
@@ -323,14 +319,13 @@ static void cluster_recover(struct mon_cluster *cl, const struct journal_roles *
 	for (size_t i = 0; i < cl->conf->n_nodes; i++)
 		cl->out[i] = i != cl->primary && journal_roles_is_out(r, cl->nodes[i].conf->name);
 	recover_history(cl, r);
-	/* Where the journal left the cluster: its starting state, not a transition. */
+	/* Where the journal left the cluster (a reload's inherited state already is there). */
 	if (r->paused)
-		cl->state = ST_PAUSED;
+		machine_fire(cl, EV_RECOVER_PAUSED, cl->primary,
+			     "recovered from the journal: the operator paused it");
 	else if (r->failed)
-		cl->state = ST_FAILED;
-	if (cl->state != ST_STARTING)
-		vlog(VLOG_NOTICE, "monitor", "cluster state recovered from the journal", "cluster",
-		     cl->conf->name, "state", fsm_state_name(cl->state), NULL);
+		machine_fire(cl, EV_RECOVER_FAILED, cl->primary,
+			     "recovered from the journal: a failover failed and nobody resumed");
 }
 
 /*
@@ -461,7 +456,7 @@ json_t *cluster_checkpoint(const struct mon_cluster *cl)
 }
 
 int cluster_resolve(struct mon_cluster *cl, const char *node, const char *reason, char *err,
-		    size_t errlen, int *http_status)
+		    size_t errlen, enum refusal *refusal)
 {
 	int idx = conf_cluster_find_node(cl->conf, node);
 	struct mon_event_info ev = { .event = "hold_resolved", .new_primary = node,
@@ -470,12 +465,12 @@ int cluster_resolve(struct mon_cluster *cl, const char *node, const char *reason
 	json_t *fields;
 	int rc;
 
-	*http_status = 404;
+	*refusal = REFUSED_UNKNOWN;
 	if (idx < 0) {
 		snprintf(err, errlen, "cluster %s has no node %s", cl->conf->name, node);
 		return -1;
 	}
-	*http_status = 409;
+	*refusal = REFUSED_NOT_NOW;
 	if (cl->state != ST_HELD) {
 		snprintf(err, errlen, "cluster %s is not held (it is %s): nothing to resolve",
 			 cl->conf->name, cluster_state_name(cl));
@@ -485,7 +480,7 @@ int cluster_resolve(struct mon_cluster *cl, const char *node, const char *reason
 	for (size_t i = 0; i < cl->conf->n_nodes; i++)
 		out[i] = (int)i != idx && (cl->hold.named[i] || (cl->hold.trust_out && cl->out[i]));
 	if (!(fields = roles_fields(cl, (size_t)idx, out, false, false, false))) {
-		*http_status = 500;
+		*refusal = REFUSED_FAULT;
 		snprintf(err, errlen, "resolve: out of memory");
 		return -1;
 	}
@@ -493,7 +488,7 @@ int cluster_resolve(struct mon_cluster *cl, const char *node, const char *reason
 	rc = mon_event(cl, VLOG_NOTICE, &ev);
 	json_decref(fields);
 	if (rc < 0) {
-		*http_status = 500;
+		*refusal = REFUSED_FAULT;
 		snprintf(err, errlen, "cannot journal the resolution: nothing changed");
 		return -1;
 	}

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "actions/alert.h"
+#include "monitor/refusal.h"
 #include "actions/balancer.h"
 #include "actions/hooks.h"
 #include "conf/config.h"
@@ -195,10 +196,10 @@ const char *cluster_state_name(const struct mon_cluster *cl);
 /*
  * Readmit a fenced node as a standby (vigilctl rejoin, or rejoin_after):
  * journaled, then the balancers are re-rendered.  -1 with err (and
- * *http_status) when the node is unknown, not fenced, or a job runs.
+ * *refusal) when the node is unknown, not fenced, or a job runs.
  */
 int cluster_rejoin(struct mon_cluster *cl, const char *node, const char *reason, char *err,
-		   size_t errlen, int *http_status);
+		   size_t errlen, enum refusal *refusal);
 /*
  * Everything a restart needs, as one journal record ("checkpoint"): the
  * first records of a rotated journal.  Only taken while no job runs.
@@ -208,11 +209,11 @@ json_t *cluster_checkpoint(const struct mon_cluster *cl);
  * The operator's word on a held cluster's roles (vigilctl resolve): node
  * becomes primary with a new epoch, every other node the evidence named
  * primary is fenced, the record is journaled (durably) and the roles are
- * rendered.  -1 with err and *http_status (404 unknown node, 409 not held,
- * 500 the journal refused the record).
+ * rendered.  -1 with err and *refusal (unknown node, not held,
+ * or the journal refused the record).
  */
 int cluster_resolve(struct mon_cluster *cl, const char *node, const char *reason, char *err,
-		    size_t errlen, int *http_status);
+		    size_t errlen, enum refusal *refusal);
 /* rejoin_after: readmit node if it is fenced and has been UP long enough. */
 void cluster_auto_rejoin(struct mon_cluster *cl, size_t node);
 

@@ -41,18 +41,36 @@ void control_reply_json(struct evhttp_request *req, int code, json_t *body)
 
 	json_decref(body);
 	if (!buf || !text) {
+		/* Still JSON (never libevent's HTML page), or no body at all. */
 		free(text);
 		if (buf)
-			evbuffer_free(buf);
-		evhttp_send_error(req, 500, "out of memory");
-		return;
+			evbuffer_add_printf(buf, "{\"error\":\"out of memory\"}\n");
+		code = 500;
+	} else {
+		evbuffer_add_printf(buf, "%s\n", text);
+		free(text);
 	}
-	evbuffer_add_printf(buf, "%s\n", text);
-	free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/json");
 	evhttp_send_reply(req, code, NULL, buf);
-	evbuffer_free(buf);
+	if (buf)
+		evbuffer_free(buf);
+}
+
+/* The API's one mapping of the daemon's refusals onto HTTP statuses. */
+static int http_status_of(enum refusal r)
+{
+	switch (r) {
+	case REFUSED_UNKNOWN:
+		return 404;
+	case REFUSED_NOT_NOW:
+		return 409;
+	case REFUSED_INVALID:
+		return 400;
+	case REFUSED_FAULT:
+		break;
+	}
+	return 500;
 }
 
 void control_reply_error(struct evhttp_request *req, int code, const char *msg)
@@ -60,15 +78,25 @@ void control_reply_error(struct evhttp_request *req, int code, const char *msg)
 	control_reply_json(req, code, json_pack("{s:s}", "error", msg));
 }
 
-/* Parse the body as a JSON object whose fields are all strings named in allowed. */
+/* {"error": msg, "field": field}: the client's mistake is in that field. */
+static void reply_field_error(struct evhttp_request *req, const char *msg, const char *field)
+{
+	control_reply_json(req, 400, json_pack("{s:s, s:s*}", "error", msg, "field",
+					       field && field[0] ? field : NULL));
+}
+
 /* A field a request body may carry: a non-empty string, or a boolean. */
 struct body_field {
 	const char *name;
 	bool boolean;
 };
 
+/*
+ * The body as a JSON object whose fields are all named in allowed, with
+ * their types; NULL with err, and in field the one at fault (or "").
+ */
 static json_t *read_body(struct evhttp_request *req, const struct body_field *allowed,
-			 char *err, size_t errlen)
+			 char *err, size_t errlen, char *field, size_t fieldlen)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in), i;
@@ -76,6 +104,7 @@ static json_t *read_body(struct evhttp_request *req, const struct body_field *al
 	const char *key;
 	json_t *obj, *val;
 
+	field[0] = '\0';
 	if (len == 0)
 		return json_object();
 	/* Duplicate keys refused: {"dry_run":true,"dry_run":false} once ran a real failover. */
@@ -91,6 +120,7 @@ static json_t *read_body(struct evhttp_request *req, const struct body_field *al
 	json_object_foreach(obj, key, val) {
 		for (i = 0; allowed[i].name && strcmp(allowed[i].name, key) != 0; i++)
 			;
+		snprintf(field, fieldlen, "%s", key);
 		if (!allowed[i].name) {
 			snprintf(err, errlen, "unknown field '%s'", key);
 			goto fail;
@@ -105,6 +135,7 @@ static json_t *read_body(struct evhttp_request *req, const struct body_field *al
 			goto fail;
 		}
 	}
+	field[0] = '\0';
 	return obj;
 fail:
 	json_decref(obj);
@@ -119,13 +150,14 @@ static void handle_order(struct evhttp_request *req, struct mon_cluster *cl, boo
 	};
 	struct op_request op = { .switchover = switchover };
 	char err[512];
+	char field[64];
 	json_t *body, *plan = NULL;
 	uint64_t epoch;
-	int code = 400;
+	enum refusal refused;
 
-	body = read_body(req, allowed, err, sizeof(err));
+	body = read_body(req, allowed, err, sizeof(err), field, sizeof(field));
 	if (!body) {
-		control_reply_error(req, 400, err);
+		reply_field_error(req, err, field);
 		return;
 	}
 	op.to = json_string_value(json_object_get(body, "to"));
@@ -135,9 +167,9 @@ static void handle_order(struct evhttp_request *req, struct mon_cluster *cl, boo
 	     "cluster", cl->conf->name, "to", op.to ? op.to : "(best candidate)",
 	     "dry_run", op.dry_run ? "yes" : "no", "force", op.force ? "yes" : "no", NULL);
 	if (op_request_run(cl, &op, op.dry_run ? &plan : NULL, &epoch, err, sizeof(err),
-			   &code) < 0) {
+			   &refused) < 0) {
 		json_decref(body);
-		control_reply_error(req, code, err);
+		control_reply_error(req, http_status_of(refused), err);
 		return;
 	}
 	json_decref(body);
@@ -158,27 +190,28 @@ static void handle_rejoin(struct evhttp_request *req, struct mon_cluster *cl)
 {
 	static const struct body_field allowed[] = { { "node", false }, { "reason", false }, { 0 } };
 	char err[512];
-	json_t *body = read_body(req, allowed, err, sizeof(err));
+	char field[64];
+	json_t *body = read_body(req, allowed, err, sizeof(err), field, sizeof(field));
 	const char *node, *reason;
-	int code;
+	enum refusal refused;
 
 	if (!body) {
-		control_reply_error(req, 400, err);
+		reply_field_error(req, err, field);
 		return;
 	}
 	node = json_string_value(json_object_get(body, "node"));
 	reason = json_string_value(json_object_get(body, "reason"));
 	if (!node) {
 		json_decref(body);
-		control_reply_error(req, 400, "field 'node' is required");
+		reply_field_error(req, "field 'node' is required", "node");
 		return;
 	}
 	vlog(VLOG_NOTICE, "control", "rejoin requested", "cluster", cl->conf->name, "node", node,
 	     NULL);
 	if (cluster_rejoin(cl, node, reason ? reason : "operator request", err, sizeof(err),
-			   &code) < 0) {
+			   &refused) < 0) {
 		json_decref(body);
-		control_reply_error(req, code, err);
+		control_reply_error(req, http_status_of(refused), err);
 		return;
 	}
 	json_decref(body);
@@ -191,27 +224,28 @@ static void handle_resolve(struct evhttp_request *req, struct mon_cluster *cl)
 	static const struct body_field allowed[] = { { "primary", false }, { "reason", false },
 						     { 0 } };
 	char err[512];
-	json_t *body = read_body(req, allowed, err, sizeof(err));
+	char field[64];
+	json_t *body = read_body(req, allowed, err, sizeof(err), field, sizeof(field));
 	const char *node, *reason;
-	int code;
+	enum refusal refused;
 
 	if (!body) {
-		control_reply_error(req, 400, err);
+		reply_field_error(req, err, field);
 		return;
 	}
 	node = json_string_value(json_object_get(body, "primary"));
 	reason = json_string_value(json_object_get(body, "reason"));
 	if (!node) {
 		json_decref(body);
-		control_reply_error(req, 400, "field 'primary' is required");
+		reply_field_error(req, "field 'primary' is required", "primary");
 		return;
 	}
 	vlog(VLOG_NOTICE, "control", "resolve requested", "cluster", cl->conf->name, "primary",
 	     node, NULL);
 	if (cluster_resolve(cl, node, reason ? reason : "operator request", err, sizeof(err),
-			    &code) < 0) {
+			    &refused) < 0) {
 		json_decref(body);
-		control_reply_error(req, code, err);
+		control_reply_error(req, http_status_of(refused), err);
 		return;
 	}
 	json_decref(body);
@@ -222,11 +256,12 @@ static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, boo
 {
 	static const struct body_field allowed[] = { { "reason", false }, { 0 } };
 	char err[512];
-	json_t *body = read_body(req, allowed, err, sizeof(err));
+	char field[64];
+	json_t *body = read_body(req, allowed, err, sizeof(err), field, sizeof(field));
 	const char *reason;
 
 	if (!body) {
-		control_reply_error(req, 400, err);
+		reply_field_error(req, err, field);
 		return;
 	}
 	reason = json_string_value(json_object_get(body, "reason"));
@@ -249,7 +284,7 @@ static void route_backup(struct control *c, struct evhttp_request *req, const ch
 {
 	const char *slash = strchr(rest, '/');
 	char name[256], err[512];
-	int code;
+	enum refusal refused;
 
 	bool drill = slash && strcmp(slash, "/drill") == 0;
 
@@ -267,8 +302,8 @@ static void route_backup(struct control *c, struct evhttp_request *req, const ch
 	vlog(VLOG_NOTICE, "control", drill ? "drill requested" : "backup run requested", "job",
 	     name, NULL);
 	if ((drill ? backup_set_drill : backup_set_run)(daemon_backups(c->d), name, err,
-							 sizeof(err), &code) < 0) {
-		control_reply_error(req, code, err);
+							 sizeof(err), &refused) < 0) {
+		control_reply_error(req, http_status_of(refused), err);
 		return;
 	}
 	control_reply_json(req, 202, json_pack("{s:s, s:s}", "backup", name, "state",

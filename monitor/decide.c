@@ -108,9 +108,9 @@ struct decision decide(const struct decide_input *in)
 }
 
 int decide_manual(const struct decide_input *in, int target, bool force, char *why,
-		  size_t whylen, int *http_status)
+		  size_t whylen, enum refusal *refusal)
 {
-	*http_status = 409;
+	*refusal = REFUSED_NOT_NOW;
 	if (target < 0) {
 		struct decide_input any = *in;
 
@@ -121,7 +121,7 @@ int decide_manual(const struct decide_input *in, int target, bool force, char *w
 		return target;
 	}
 	if ((size_t)target >= in->n_nodes) {
-		*http_status = 404;
+		*refusal = REFUSED_UNKNOWN;
 		snprintf(why, whylen, "no such node");
 	} else if ((size_t)target == in->primary) {
 		snprintf(why, whylen, "node is already the primary");

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "monitor/fsm.h"
+#include "monitor/refusal.h"
 #include "monitor/health.h"
 
 #define DECIDE_NO_LAG INT64_MAX /* a node's lag is not known */
@@ -61,9 +62,9 @@ struct decision decide(const struct decide_input *in);
 /*
  * Validate an operator's failover or switchover target.  target < 0 means
  * "choose" (the best candidate).  force skips the lag check only.  Returns
- * the node index, or -1 with a message in why and *http_status 404/409.
+ * the node index, or -1 with a message in why and *refusal (unknown node, or not now).
  */
 int decide_manual(const struct decide_input *in, int target, bool force, char *why,
-		  size_t whylen, int *http_status);
+		  size_t whylen, enum refusal *refusal);
 
 #endif

@@ -43,6 +43,8 @@ static const struct fsm_transition table[] = {
 	{ B(ST_STARTING),           EV_RECOVER_FENCE,   ST_FENCING,          ACT_FENCE },
 	{ B(ST_STARTING),           EV_RECOVER_PROMOTE, ST_PROMOTING,        ACT_PROMOTE },
 	{ B(ST_STARTING),           EV_RECOVER_REROUTE, ST_RECONFIGURING,    ACT_RECONFIGURE },
+	{ B(ST_STARTING),           EV_RECOVER_PAUSED,  ST_PAUSED,           ACT_NONE },
+	{ B(ST_STARTING),           EV_RECOVER_FAILED,  ST_FAILED,           ACT_NONE },
 	{ B(ST_STARTING),           EV_HOLD,            ST_HELD,             ACT_HOLD },
 	{ B(ST_HELD),               EV_RESOLVE,         ST_SETTLE,           ACT_RESOLVE },
 };
@@ -118,7 +120,8 @@ const char *fsm_event_name(enum fsm_event e)
 		[EV_PAUSE] = "pause", [EV_RESUME] = "resume", [EV_TILT] = "tilt",
 		[EV_TILT_END] = "tilt_end", [EV_RECOVER_DRAIN] = "recover_drain",
 		[EV_RECOVER_FENCE] = "recover_fence", [EV_RECOVER_PROMOTE] = "recover_promote",
-		[EV_RECOVER_REROUTE] = "recover_reroute", [EV_HOLD] = "hold",
+		[EV_RECOVER_REROUTE] = "recover_reroute", [EV_RECOVER_PAUSED] = "recover_paused",
+		[EV_RECOVER_FAILED] = "recover_failed", [EV_HOLD] = "hold",
 		[EV_RESOLVE] = "resolve",
 	};
 

@@ -79,6 +79,9 @@ enum fsm_event {
 	EV_RECOVER_FENCE,
 	EV_RECOVER_PROMOTE,
 	EV_RECOVER_REROUTE,
+	/* Start-up: where the journal left the cluster (the operator's pause, a failure held). */
+	EV_RECOVER_PAUSED,
+	EV_RECOVER_FAILED,
 	/* Start-up: the journal is damaged or disagrees with the balancers. */
 	EV_HOLD,
 	/* The operator named the roles of a held cluster (vigilctl resolve). */

@@ -54,6 +54,29 @@ static void resolve_incident(struct mon_cluster *cl)
 	mon_event(cl, VLOG_NOTICE, &ev);
 }
 
+/* The one place a cluster's state is written. */
+static void set_state(struct mon_cluster *cl, enum fsm_state to, const char *since,
+		      const char *reason)
+{
+	cl->state = to;
+	if (since)
+		snprintf(cl->state_since, sizeof(cl->state_since), "%s", since);
+	else
+		clock_iso8601(cl->state_since, sizeof(cl->state_since));
+	snprintf(cl->state_reason, sizeof(cl->state_reason), "%s", reason ? reason : "");
+}
+
+void machine_init(struct mon_cluster *cl)
+{
+	set_state(cl, ST_STARTING, NULL, "");
+}
+
+void machine_inherit(struct mon_cluster *cl, const struct mon_cluster *old)
+{
+	/* A reload never happens mid-job (the daemon waits): the state carries over as it was. */
+	set_state(cl, old->state, old->state_since, old->state_reason);
+}
+
 static void transition(struct mon_cluster *cl, enum fsm_state to, enum fsm_event ev,
 		       const char *reason)
 {
@@ -64,9 +87,7 @@ static void transition(struct mon_cluster *cl, enum fsm_state to, enum fsm_event
 	/* Job states are where vigil acts: worth a notice; the rest is routine. */
 	enum vlog_level lvl = fsm_state_busy(to) || to == ST_FAILED ? VLOG_NOTICE : VLOG_INFO;
 
-	cl->state = to;
-	clock_iso8601(cl->state_since, sizeof(cl->state_since));
-	snprintf(cl->state_reason, sizeof(cl->state_reason), "%s", reason ? reason : "");
+	set_state(cl, to, NULL, reason);
 	mon_event(cl, lvl, &info);
 	if (to == ST_HEALTHY && cl->incident)
 		resolve_incident(cl);
@@ -316,7 +337,7 @@ bool machine_recover(struct mon_cluster *cl, const struct journal_roles *r)
 		ev.event = "failover_interrupted";
 		ev.reason = "vigil stopped during a failover whose nodes are no longer in the "
 			    "config; check them, then vigilctl resume";
-		cl->state = ST_FAILED;
+		machine_fire(cl, EV_RECOVER_FAILED, cl->primary, ev.reason);
 		mon_event(cl, VLOG_ERR, &ev);
 		return false;
 	}

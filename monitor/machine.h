@@ -2,7 +2,8 @@
  * monitor/machine.h — drive a cluster's state machine: classify what the
  * observers say (decide.c), fire the event at the table (fsm.c), log and
  * journal every state change with its reason, and carry out the action of
- * the transition taken (failover.c).  Nothing else changes cl->state.
+ * the transition taken (failover.c).  Nothing else changes cl->state: one
+ * function here writes it.
  */
 #ifndef VIGIL_MONITOR_MACHINE_H
 #define VIGIL_MONITOR_MACHINE_H
@@ -20,6 +21,10 @@
  * false (nothing done) when the current state ignores ev.
  */
 bool machine_fire(struct mon_cluster *cl, enum fsm_event ev, size_t target, const char *reason);
+
+/* A new cluster's first state (STARTING), and a reloaded one's, carried over from old. */
+void machine_init(struct mon_cluster *cl);
+void machine_inherit(struct mon_cluster *cl, const struct mon_cluster *old);
 
 /*
  * At start-up, after the journal's roles were taken: finish a failover a

@@ -114,7 +114,7 @@ static json_t *plan(const struct mon_cluster *cl, size_t to, bool switchover)
 }
 
 int op_request_run(struct mon_cluster *cl, const struct op_request *req, json_t **out,
-		   uint64_t *epoch, char *err, size_t errlen, int *http_status)
+		   uint64_t *epoch, char *err, size_t errlen, enum refusal *refusal)
 {
 	enum fsm_event ev = req->switchover ? EV_SWITCHOVER_CMD : EV_FAILOVER_CMD;
 	const char *kind = req->switchover ? "switch over" : "fail over";
@@ -124,18 +124,18 @@ int op_request_run(struct mon_cluster *cl, const struct op_request *req, json_t 
 	int target = -1;
 
 	if (req->to && (target = conf_cluster_find_node(cl->conf, req->to)) < 0) {
-		*http_status = 404;
+		*refusal = REFUSED_UNKNOWN;
 		snprintf(err, errlen, "cluster %s has no node %s", cl->conf->name, req->to);
 		return -1;
 	}
-	*http_status = 409;
+	*refusal = REFUSED_NOT_NOW;
 	if (!fsm_lookup(cl->state, ev) || cl->job) {
 		snprintf(err, errlen, "cannot %s %s: %s", kind, cl->conf->name,
 			 state_refusal(cl, req->switchover));
 		return -1;
 	}
 	cluster_decide_input(cl, &buf, &in);
-	target = decide_manual(&in, target, req->force, why, sizeof(why), http_status);
+	target = decide_manual(&in, target, req->force, why, sizeof(why), refusal);
 	if (target < 0) {
 		snprintf(err, errlen, "cannot %s %s%s%s: %s", kind, cl->conf->name,
 			 req->to ? " to " : "", req->to ? req->to : "", why);
@@ -144,7 +144,7 @@ int op_request_run(struct mon_cluster *cl, const struct op_request *req, json_t 
 	*epoch = cl->epoch + 1;
 	if (req->dry_run) {
 		*out = plan(cl, (size_t)target, req->switchover);
-		*http_status = 500;
+		*refusal = REFUSED_FAULT;
 		if (!*out)
 			snprintf(err, errlen, "cannot build the plan: out of memory");
 		return *out ? 0 : -1;

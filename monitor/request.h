@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "monitor/cluster.h"
+#include "monitor/refusal.h"
 
 struct op_request {
 	const char *to;   /* node name, or NULL: the best candidate */
@@ -23,9 +24,9 @@ struct op_request {
 
 /*
  * 0 with *epoch (the new epoch; with dry_run *plan gets the steps), or -1
- * with err and *http_status (404 unknown node, 409 not now).
+ * with err and *refusal (unknown node, or not now).
  */
 int op_request_run(struct mon_cluster *cl, const struct op_request *req, json_t **plan,
-		   uint64_t *epoch, char *err, size_t errlen, int *http_status);
+		   uint64_t *epoch, char *err, size_t errlen, enum refusal *refusal);
 
 #endif

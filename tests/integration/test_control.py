@@ -105,3 +105,23 @@ def test_duplicate_json_keys_are_refused_not_last_one_wins(env):
     time.sleep(0.5)
     assert snapshot(env) == before
     assert env.promote_calls() == []
+
+
+def test_a_client_error_names_the_field_at_fault(env):
+    for body, field in ((b'{"to": "b", "bogus": 1}', "bogus"), (b'{"to": 5}', "to"),
+                        (b'{"dry_run": "yes"}', "dry_run")):
+        code, doc, raw = unix_request(env.sock, "POST", "/v1/clusters/web/failover", body=body)
+        assert_error(code, doc, raw, 400)
+        assert doc.get("field") == field, raw
+    code, doc, raw = unix_request(env.sock, "POST", "/v1/clusters/web/rejoin", body={})
+    assert_error(code, doc, raw, 400)
+    assert doc["field"] == "node", raw
+    # Not a field's fault: no field.
+    code, doc, raw = unix_request(env.sock, "POST", "/v1/clusters/web/failover", body=b"[1]")
+    assert_error(code, doc, raw, 400)
+    assert "field" not in doc, raw
+    # Unknown paths and wrong methods answer JSON too.
+    code, doc, raw = unix_request(env.sock, "GET", "/v2/nothing")
+    assert_error(code, doc, raw, 404)
+    code, doc, raw = unix_request(env.sock, "DELETE", "/v1/status")
+    assert_error(code, doc, raw, 405)

@@ -112,7 +112,7 @@ START_TEST(priority_then_config_order)
 	int64_t lag[] = { 0, 7, 7, 7 };
 	struct decide_input in = base(h, 4, 0);
 	char why[256];
-	int status;
+	enum refusal status;
 
 	in.priority = prio;
 	ck_assert_uint_eq(decide(&in).target, 3); /* 80 beats 50; 0 never */
@@ -155,18 +155,18 @@ START_TEST(manual_validation)
 	int64_t lag[] = { 0, 0, 900, 0 };
 	struct decide_input in = base(h, 4, 0);
 	char why[256];
-	int status;
+	enum refusal status;
 
 	in.out = out;
 	in.lag = lag;
 	ck_assert_int_eq(decide_manual(&in, -1, false, why, sizeof(why), &status), 2);
 	ck_assert_int_eq(decide_manual(&in, 9, false, why, sizeof(why), &status), -1);
-	ck_assert_int_eq(status, 404);
+	ck_assert_int_eq(status, REFUSED_UNKNOWN);
 	ck_assert_int_eq(decide_manual(&in, 0, false, why, sizeof(why), &status), -1);
 	ck_assert_ptr_nonnull(strstr(why, "already the primary"));
 	ck_assert_int_eq(decide_manual(&in, 1, false, why, sizeof(why), &status), -1);
 	ck_assert_ptr_nonnull(strstr(why, "down"));
-	ck_assert_int_eq(status, 409);
+	ck_assert_int_eq(status, REFUSED_NOT_NOW);
 	ck_assert_int_eq(decide_manual(&in, 3, false, why, sizeof(why), &status), -1);
 	ck_assert_ptr_nonnull(strstr(why, "rejoin"));
 	in.check_lag = true;

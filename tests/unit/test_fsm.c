@@ -63,6 +63,9 @@ static const struct want wants[] = {
 	{ ST_STARTING, EV_RECOVER_FENCE, ST_FENCING, ACT_FENCE },
 	{ ST_STARTING, EV_RECOVER_PROMOTE, ST_PROMOTING, ACT_PROMOTE },
 	{ ST_STARTING, EV_RECOVER_REROUTE, ST_RECONFIGURING, ACT_RECONFIGURE },
+	/* Where the journal left the cluster at the last stop. */
+	{ ST_STARTING, EV_RECOVER_PAUSED, ST_PAUSED, ACT_NONE },
+	{ ST_STARTING, EV_RECOVER_FAILED, ST_FAILED, ACT_NONE },
 	/* A damaged journal, or one at odds with the balancers: held until resolved. */
 	{ ST_STARTING, EV_HOLD, ST_HELD, ACT_HOLD },
 	{ ST_HELD, EV_RESOLVE, ST_SETTLE, ACT_RESOLVE },
