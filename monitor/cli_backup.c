@@ -66,6 +66,7 @@ static int usage(FILE *out, const char *verb)
 		"       vigil verify    -r REPO [--key FILE] [--read-data]\n"
 		"       vigil forget    -r REPO [--key FILE] [--job NAME] [--keep-last N] ...\n"
 		"       vigil prune     -r REPO [--key FILE] [--dry-run]\n"
+		"       vigil upgrade   -r REPO [--key FILE] [--segment-size BYTES]\n"
 		"       (vigil forget --help for the rest)\n"
 		"       vigil drill     -r REPO [--key FILE] [--job NAME] [--scratch DIR] [--rto DURATION] [--json]\n"
 		"       vigil sync      -r REPO [--key FILE] --to TARGET [--dry-run] [--json]\n");
@@ -372,31 +373,13 @@ static int run(const struct bk_cli *c, char *err, size_t errlen)
 	return rc;
 }
 
-bool cli_backup_verb(const char *verb)
-{
-	static const char *const verbs[] = {
-		"keygen", "init", "backup", "snapshots", "restore", "verify", NULL,
-	};
-
-	for (size_t i = 0; verb && verbs[i]; i++)
-		if (strcmp(verb, verbs[i]) == 0)
-			return true;
-	return cli_backup_maint_verb(verb) ||
-	       (verb && (strcmp(verb, "drill") == 0 || strcmp(verb, "sync") == 0));
-}
-
-int cli_backup_main(int argc, char **argv)
+/* backup, restore and the rest that share this file's option parser. */
+static int transfer_main(int argc, char **argv)
 {
 	struct bk_cli c = { .verb = argv[0] };
 	char err[1024] = "";
 	int rc;
 
-	if (cli_backup_maint_verb(c.verb))
-		return cli_backup_maint_main(argc, argv);
-	if (strcmp(c.verb, "drill") == 0)
-		return cli_drill_main(argc, argv);
-	if (strcmp(c.verb, "sync") == 0)
-		return cli_sync_main(argc, argv);
 	/* Up to "--" only: what follows is a command's own argv (pg_dump -h HOST). */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -407,4 +390,41 @@ int cli_backup_main(int argc, char **argv)
 	if (rc == 1 && err[0])
 		fprintf(stderr, "vigil %s: %s\n", c.verb, err);
 	return rc;
+}
+
+/* Every `vigil VERB` and what runs it: the dispatch and `vigil --help` read this table. */
+static const struct cli_verb {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} verbs[] = {
+	{ "keygen", transfer_main },          { "init", transfer_main },
+	{ "backup", transfer_main },          { "snapshots", transfer_main },
+	{ "restore", transfer_main },         { "verify", transfer_main },
+	{ "forget", cli_backup_maint_main },  { "prune", cli_backup_maint_main },
+	{ "upgrade", cli_backup_maint_main }, { "drill", cli_drill_main },
+	{ "sync", cli_sync_main },
+};
+
+static const struct cli_verb *find_verb(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(name, verbs[i].name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+bool cli_backup_verb(const char *verb)
+{
+	return find_verb(verb) != NULL;
+}
+
+void cli_backup_print_verbs(FILE *out)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "%s%s", i ? "|" : "", verbs[i].name);
+}
+
+int cli_backup_main(int argc, char **argv)
+{
+	return find_verb(argv[0])->main(argc, argv);
 }

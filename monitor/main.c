@@ -31,8 +31,9 @@ static void usage(FILE *out)
 		"      --log-level LEVEL  debug, info (default), notice, warning, error\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n"
-		"       vigil keygen|init|backup|snapshots|restore|verify|forget|prune|upgrade ...  (backups; "
-		"vigil backup --help)\n");
+		"       vigil ");
+	cli_backup_print_verbs(out);
+	fprintf(out, " ...  (backups, drills, mirrors: vigil backup --help)\n");
 }
 
 struct options {

@@ -536,9 +536,40 @@ static int usage(FILE *out, int rc)
 	return rc;
 }
 
+/* `status` and `backups`: nothing but an optional --json. */
+static int run_status(const char *socket, int argc, char **argv)
+{
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+
+	if (argc != 1 && !json)
+		return usage(stderr, 2);
+	return strcmp(argv[0], "status") == 0 ? cmd_status(socket, json) : cmd_backups(socket, json);
+}
+
+/* Every command and what runs it: the dispatch, read by the test that checks --help and vigilctl(8). */
+static const struct command {
+	const char *name;
+	int (*run)(const char *socket, int argc, char **argv);
+} commands[] = {
+	{ "status", run_status },        { "failover", cmd_failover },
+	{ "switchover", cmd_failover },  { "rejoin", cmd_rejoin },
+	{ "resolve", cmd_resolve },      { "backups", run_status },
+	{ "backup", cmd_backup },        { "pause", cmd_pause },
+	{ "resume", cmd_pause },         { "events", cmd_events },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *socket = getenv("VIGIL_SOCKET");
+	const struct command *cmd;
 	int i = 1, rc;
 
 	if (!socket || !*socket)
@@ -555,26 +586,8 @@ int main(int argc, char **argv)
 		return usage(stderr, 2);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
-	if (strcmp(argv[i], "status") == 0 && (argc - i == 1 ||
-	    (argc - i == 2 && strcmp(argv[i + 1], "--json") == 0)))
-		rc = cmd_status(socket, argc - i == 2);
-	else if (strcmp(argv[i], "failover") == 0 || strcmp(argv[i], "switchover") == 0)
-		rc = cmd_failover(socket, argc - i, argv + i);
-	else if (strcmp(argv[i], "rejoin") == 0)
-		rc = cmd_rejoin(socket, argc - i, argv + i);
-	else if (strcmp(argv[i], "resolve") == 0)
-		rc = cmd_resolve(socket, argc - i, argv + i);
-	else if (strcmp(argv[i], "backups") == 0 && (argc - i == 1 ||
-		 (argc - i == 2 && strcmp(argv[i + 1], "--json") == 0)))
-		rc = cmd_backups(socket, argc - i == 2);
-	else if (strcmp(argv[i], "backup") == 0)
-		rc = cmd_backup(socket, argc - i, argv + i);
-	else if (strcmp(argv[i], "pause") == 0 || strcmp(argv[i], "resume") == 0)
-		rc = cmd_pause(socket, argc - i, argv + i);
-	else if (strcmp(argv[i], "events") == 0)
-		rc = cmd_events(socket, argc - i, argv + i);
-	else
-		rc = usage(stderr, 2);
+	cmd = find_command(argv[i]);
+	rc = cmd ? cmd->run(socket, argc - i, argv + i) : usage(stderr, 2);
 	curl_global_cleanup();
 	return rc;
 }

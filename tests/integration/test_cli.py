@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import binary, render_config
+from conftest import SRCDIR, binary, render_config
 
 
 def good_config(d):
@@ -182,3 +182,41 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused(env):
     assert f"held by pid {env.vigil.pid}" in r.stdout + r.stderr
     assert "another vigil runs on this state_dir" in r.stdout + r.stderr
     assert env.vigil.alive() and env.cluster()["state"] == "healthy"
+
+
+def dispatch_table(path, table):
+    """The names of a C dispatch table `table[] = { { "name", fn }, ... };`."""
+    with open(os.path.join(SRCDIR, path)) as f:
+        text = f.read()
+    body = text[text.index(f"{table}[] = {{"):]
+    body = body[:body.index("};")]
+    names = re.findall(r'\{ "([a-z]+)", \w+ \}', body)
+    assert names, f"no entries found in {path}:{table}"
+    return names
+
+
+def man_words(page):
+    with open(os.path.join(SRCDIR, "man", page)) as f:
+        return set(re.findall(r"[a-z]+", f.read().replace("\\-", "-")))
+
+
+@pytest.mark.parametrize("prog,path,table,page", [
+    ("vigil", "monitor/cli_backup.c", "verbs", "vigil.8"),
+    ("vigilctl", "monitor/vigilctl.c", "commands", "vigilctl.8"),
+])
+def test_every_subcommand_is_in_help_and_man_page(prog, path, table, page):
+    names = dispatch_table(path, table)
+    r = subprocess.run([binary(prog), "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0
+    helped = set(re.findall(r"[a-z]+", r.stdout))
+    words = man_words(page)
+    for name in names:
+        assert name in helped, f"{prog} --help does not list {name}"
+        assert name in words, f"man/{page} does not mention {name}"
+    if prog == "vigil":
+        # vigil backup --help is the verbs' own usage: every verb there too.
+        r = subprocess.run([binary("vigil"), "backup", "--help"], capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0
+        for name in names:
+            assert f"vigil {name}" in r.stdout, f"vigil backup --help omits {name}"
