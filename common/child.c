@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/fdlimit.h"
 #include "common/log.h"
 
@@ -54,12 +55,6 @@ struct child_runner {
 	struct child *buckets[CHILD_BUCKETS];
 	size_t active;
 };
-
-static void set_err(char *err, size_t errlen, const char *what, const char *why)
-{
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s: %s", what, why);
-}
 
 static struct child **bucket(struct child_runner *r, pid_t pid)
 {
@@ -210,13 +205,13 @@ struct child_runner *child_runner_new(struct event_base *base, char *err, size_t
 	struct child_runner *r = calloc(1, sizeof(*r));
 
 	if (r == NULL) {
-		set_err(err, errlen, "child runner", "out of memory");
+		err_set(err, errlen, "child runner: out of memory");
 		return NULL;
 	}
 	r->base = base;
 	r->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, r);
 	if (r->sigchld == NULL || evsignal_add(r->sigchld, NULL) < 0) {
-		set_err(err, errlen, "child runner", "cannot watch SIGCHLD");
+		err_set(err, errlen, "child runner: cannot watch SIGCHLD");
 		child_runner_free(r);
 		return NULL;
 	}
@@ -353,13 +348,13 @@ static int child_watch(struct child *c, uint64_t timeout_ms, char *err, size_t e
 	c->rd = event_new(r->base, c->fd, EV_READ | EV_PERSIST, on_output, c);
 	c->timer = evtimer_new(r->base, on_timeout, c);
 	if (c->rd == NULL || c->timer == NULL || event_add(c->rd, NULL) < 0) {
-		set_err(err, errlen, "spawn", "cannot create events");
+		err_set(err, errlen, "spawn: cannot create events");
 		return -1;
 	}
 	if (timeout_ms > 0) {
 		struct timeval tv = clock_tv_ms(timeout_ms);
 		if (evtimer_add(c->timer, &tv) < 0) {
-			set_err(err, errlen, "spawn", "cannot arm timeout");
+			err_set(err, errlen, "spawn: cannot arm timeout");
 			return -1;
 		}
 	}
@@ -392,11 +387,11 @@ static int open_pipe(int p[2], char *err, size_t errlen)
 	char why[64];
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		set_err(err, errlen, "spawn: pipe", fd_errno_text(errno, why, sizeof(why)));
+		err_set(err, errlen, "spawn: pipe: %s", fd_errno_text(errno, why, sizeof(why)));
 		return -1;
 	}
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
-		set_err(err, errlen, "spawn: pipe", strerror(errno));
+		err_set(err, errlen, "spawn: pipe: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
 		return -1;
@@ -412,12 +407,12 @@ struct child *child_spawn(struct child_runner *r, char *const argv[],
 	char **env = NULL;
 
 	if (argv == NULL || argv[0] == NULL || cb == NULL) {
-		set_err(err, errlen, "spawn", "empty command");
+		err_set(err, errlen, "spawn: empty command");
 		return NULL;
 	}
 	struct child *c = calloc(1, sizeof(*c));
 	if (c == NULL || (env_extra != NULL && (env = build_env(env_extra)) == NULL)) {
-		set_err(err, errlen, "spawn", "out of memory");
+		err_set(err, errlen, "spawn: out of memory");
 		free(c);
 		return NULL;
 	}
@@ -438,7 +433,7 @@ struct child *child_spawn(struct child_runner *r, char *const argv[],
 	char why[64];
 
 	if (c->pid < 0)
-		set_err(err, errlen, "spawn: fork", fd_errno_text(saved, why, sizeof(why)));
+		err_set(err, errlen, "spawn: fork: %s", fd_errno_text(saved, why, sizeof(why)));
 	else if (child_watch(c, timeout_ms, err, errlen) == 0)
 		return c;
 	else

@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/log.h"
 
 /* Connection cache floor per shard; see cache_limit() for why it is large. */
@@ -69,12 +70,6 @@ static void xfer_unlink(struct curl_loop *loop, struct xfer *x)
 		x->next->prev = x->prev;
 	loop->active--;
 	x->shard->active--;
-}
-
-static void set_err(char *err, size_t errlen, const char *what, const char *why)
-{
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s: %s", what, why);
 }
 
 /*
@@ -244,13 +239,13 @@ struct curl_loop *curl_loop_new(struct event_base *base, char *err, size_t errle
 	struct curl_loop *loop = calloc(1, sizeof(*loop));
 
 	if (loop == NULL) {
-		set_err(err, errlen, "curl loop", "out of memory");
+		err_set(err, errlen, "curl loop: out of memory");
 		return NULL;
 	}
 	loop->base = base;
 	/* Shard 0 serves unkeyed transfers; opening it now reports problems early. */
 	if (shard_open(loop, &loop->shards[0]) < 0) {
-		set_err(err, errlen, "curl loop", "cannot create or configure a multi handle");
+		err_set(err, errlen, "curl loop: cannot create or configure a multi handle");
 		curl_loop_free(loop);
 		return NULL;
 	}
