@@ -25,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "actions/backup/writer.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -187,33 +186,4 @@ void bk_lock_release(struct bk_repo *r)
 		return;
 	if (r->store->ops->remove(r->store, LOCK_NAME, why, sizeof(why)) < 0)
 		vlog(VLOG_WARNING, "backup", "cannot remove the repository lock", "error", why, NULL);
-}
-
-int bk_repo_lock(struct bk_repo *r, char *err, size_t errlen)
-{
-	uint64_t recovered = 0;
-
-	if (r->locked) {
-		err_set(err, errlen, "repository %s: already locked by this handle", r->store->where);
-		return -1;
-	}
-	if (bk_lock_acquire(r, err, errlen) < 0)
-		return -1;
-	/* Another writer may have run since this handle was opened. */
-	bk_index_free(&r->index);
-	bk_index_init(&r->index);
-	/* Only now, as the one writer, may what a dead one left be touched. */
-	if (bk_index_load(&r->index, r->store, r->codec, err, errlen) < 0 ||
-	    r->store->ops->clean(r->store, err, errlen) < 0 ||
-	    bk_recover_packs(r, &recovered, err, errlen) < 0) {
-		bk_lock_release(r);
-		return -1;
-	}
-	r->packs_recovered = recovered;
-	return 0;
-}
-
-void bk_repo_unlock(struct bk_repo *r)
-{
-	bk_lock_release(r);
 }

@@ -18,12 +18,13 @@
  * packs, superseded index files) the next writer indexes and the next
  * prune removes.
  */
-#include "actions/backup/prune.h"
+#include "actions/backup/prune_run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions/backup/repack.h"
 #include "actions/backup/snapshot.h"
 #include "actions/backup/tree.h"
 #include "common/error.h"
@@ -35,12 +36,6 @@ void bk_prune_opts_default(struct bk_prune_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->repack_threshold = BK_DEFAULT_REPACK_THRESHOLD;
-}
-
-void bk_prune_step(struct bk_prune *p, enum bk_prune_step step, const char *name)
-{
-	if (p->o->progress)
-		p->o->progress(p->o->arg, step, name);
 }
 
 /* ---- the plan ---- */
@@ -57,7 +52,7 @@ static uint64_t stored_share(const struct bk_ientry *e)
 	return share ? share : 1;
 }
 
-static int mark_used(struct bk_prune *p, const uint8_t *id, const char *snap, const char *what)
+static int mark_used(struct bk_prune_run *p, const uint8_t *id, const char *snap, const char *what)
 {
 	const struct bk_ientry *e = bk_index_find(&p->r->index, id);
 	bool existed;
@@ -83,7 +78,7 @@ static int mark_used(struct bk_prune *p, const uint8_t *id, const char *snap, co
 }
 
 /* Mark what one snapshot needs; a tree walked before (same ids) is skipped. */
-static int walk_snapshot(struct bk_prune *p, const struct bk_snapshot *s)
+static int walk_snapshot(struct bk_prune_run *p, const struct bk_snapshot *s)
 {
 	struct bk_tree_reader t;
 	struct bk_entry e;
@@ -117,7 +112,7 @@ static int walk_snapshot(struct bk_prune *p, const struct bk_snapshot *s)
 }
 
 /* The stored blob bytes of pack i (its size less header and trailer). */
-static int blob_bytes(struct bk_prune *p, size_t i, uint64_t *out)
+static int blob_bytes(struct bk_prune_run *p, size_t i, uint64_t *out)
 {
 	const struct bk_ipack *pk = &p->r->index.packs[i];
 	char hex[BK_ID_HEX], name[96], why[256] = "";
@@ -143,7 +138,7 @@ static int blob_bytes(struct bk_prune *p, size_t i, uint64_t *out)
 }
 
 /* Keep, drop or repack pack i. */
-static int classify(struct bk_prune *p, size_t i)
+static int classify(struct bk_prune_run *p, size_t i)
 {
 	uint64_t used = p->used_bytes[i], size = p->r->index.packs[i].size, blobs = 0;
 	uint64_t th = p->o->repack_threshold < 100 ? p->o->repack_threshold : 100;
@@ -174,7 +169,7 @@ static int classify(struct bk_prune *p, size_t i)
 	return 0;
 }
 
-static int plan(struct bk_prune *p)
+static int plan(struct bk_prune_run *p)
 {
 	struct bk_snapshot *all = NULL;
 	char why[512] = "";
@@ -210,7 +205,7 @@ static int plan(struct bk_prune *p)
  * over as stale (it hung past the stale age) must stop before deleting,
  * because the new holder may be a backup that just reused these chunks.
  */
-static int lock_confirm(struct bk_prune *p)
+static int lock_confirm(struct bk_prune_run *p)
 {
 	p->r->lock_written -= BK_LOCK_REFRESH_S;
 	return bk_lock_refresh(p->r, p->err, p->errlen);
@@ -248,7 +243,7 @@ static void names_free(struct names *ns)
 }
 
 /* Remove every index file but the ones this prune wrote. */
-static int remove_indexes(struct bk_prune *p)
+static int remove_indexes(struct bk_prune_run *p)
 {
 	struct bk_store *s = p->r->store;
 	struct names ns = { 0 };
@@ -277,7 +272,7 @@ static int remove_indexes(struct bk_prune *p)
 	return rc;
 }
 
-static int remove_packs(struct bk_prune *p)
+static int remove_packs(struct bk_prune_run *p)
 {
 	struct bk_store *s = p->r->store;
 	char hex[BK_ID_HEX], name[96], why[256] = "";
@@ -298,7 +293,7 @@ static int remove_packs(struct bk_prune *p)
 	return 0;
 }
 
-static int execute(struct bk_prune *p)
+static int execute(struct bk_prune_run *p)
 {
 	if (p->st->packs_repacked > 0 && bk_prune_repack(p) < 0)
 		return -1;
@@ -315,7 +310,7 @@ static int reload_index(struct bk_repo *r, char *err, size_t errlen)
 	return bk_index_load(&r->index, r->store, r->codec, err, errlen);
 }
 
-static void log_done(const struct bk_prune *p)
+static void log_done(const struct bk_prune_run *p)
 {
 	char unused[24], repacked[24], freed[24], written[24];
 
@@ -328,7 +323,7 @@ static void log_done(const struct bk_prune *p)
 	     "bytes_written", written, NULL);
 }
 
-static int run_prune(struct bk_prune *p)
+static int run_prune(struct bk_prune_run *p)
 {
 	char why[256] = "";
 	int rc = plan(p);
@@ -354,7 +349,7 @@ int bk_prune(struct bk_repo *r, const struct bk_prune_opts *o, struct bk_prune_s
 {
 	struct bk_prune_opts defaults;
 	struct bk_prune_stats local = { 0 };
-	struct bk_prune p = { .r = r, .o = o, .st = st ? st : &local, .err = err,
+	struct bk_prune_run p = { .r = r, .o = o, .st = st ? st : &local, .err = err,
 			      .errlen = errlen };
 	int rc;
 

@@ -10,7 +10,7 @@
  * re-hashed on the way, so a repack never carries damage into a new pack:
  * a damaged chunk stops the prune before anything is deleted.
  */
-#include "actions/backup/prune.h"
+#include "actions/backup/repack.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@
 struct entries {
 	struct bk_ientry *v;
 	size_t n, cap;
-	struct bk_prune *p;
+	struct bk_prune_run *p;
 	bool moving; /* collect the used chunks in packs being repacked, else all used */
 };
 
@@ -41,7 +41,7 @@ static int by_location(const void *a, const void *b)
 	return x->chunk_off < y->chunk_off ? -1 : x->chunk_off > y->chunk_off;
 }
 
-static uint8_t fate_of(const struct bk_prune *p, uint32_t pack)
+static uint8_t fate_of(const struct bk_prune_run *p, uint32_t pack)
 {
 	return pack < p->npacks ? p->fate[pack] : BK_FATE_KEEP;
 }
@@ -73,7 +73,7 @@ static int gather_one(void *elem, void *arg)
 }
 
 /* The used chunks (those in repacked packs, or all), sorted by pack and offset. */
-static int gather(struct bk_prune *p, bool moving, struct entries *es)
+static int gather(struct bk_prune_run *p, bool moving, struct entries *es)
 {
 	memset(es, 0, sizeof(*es));
 	es->p = p;
@@ -98,7 +98,7 @@ static bool stays(const void *elem, void *arg)
  * Decode (each segment once) and re-hash one chunk of a pack held in
  * memory, then hand it to the writer, which puts it in a new segment.
  */
-static int copy_chunk(struct bk_prune *p, struct bk_writer *w, const struct bk_ientry *e,
+static int copy_chunk(struct bk_prune_run *p, struct bk_writer *w, const struct bk_ientry *e,
 		      const struct bk_seg_mem *m, struct bk_segcache *segs, const char *pack)
 {
 	const struct bk_ipack *pk = &p->r->index.packs[e->pack];
@@ -121,7 +121,7 @@ static int copy_chunk(struct bk_prune *p, struct bk_writer *w, const struct bk_i
 }
 
 /* Copy es->v[*at...], the used chunks of one pack, and advance *at past them. */
-static int repack_pack(struct bk_prune *p, struct bk_writer *w, const struct entries *es,
+static int repack_pack(struct bk_prune_run *p, struct bk_writer *w, const struct entries *es,
 		       size_t *at, struct bk_segcache *segs)
 {
 	const struct bk_ipack *pk = &p->r->index.packs[es->v[*at].pack];
@@ -151,7 +151,7 @@ static int repack_pack(struct bk_prune *p, struct bk_writer *w, const struct ent
 	return 0;
 }
 
-int bk_prune_repack(struct bk_prune *p)
+int bk_prune_repack(struct bk_prune_run *p)
 {
 	struct bk_writer w;
 	struct bk_segcache segs = { .tick = 0 };
@@ -190,7 +190,7 @@ struct ixfile {
 };
 
 /* Write the index file being built, if it lists any pack. */
-static int ix_flush(struct bk_prune *p, struct ixfile *f)
+static int ix_flush(struct bk_prune_run *p, struct ixfile *f)
 {
 	char hex[BK_ID_HEX], name[96], why[256] = "";
 	uint8_t id[BK_ID_LEN];
@@ -220,7 +220,7 @@ static int ix_flush(struct bk_prune *p, struct ixfile *f)
 }
 
 /* Add one pack's record (its used chunks v[0..n)) to the file being built. */
-static int ix_add(struct bk_prune *p, struct ixfile *f, const struct bk_ientry *v, size_t n)
+static int ix_add(struct bk_prune_run *p, struct ixfile *f, const struct bk_ientry *v, size_t n)
 {
 	const struct bk_ipack *pk = &p->r->index.packs[v[0].pack];
 
@@ -243,7 +243,7 @@ oom:
 	return -1;
 }
 
-int bk_prune_write_index(struct bk_prune *p)
+int bk_prune_write_index(struct bk_prune_run *p)
 {
 	struct ixfile f = { .npacks = 0 };
 	struct entries es;

@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,53 +31,6 @@
 #include "common/error.h"
 
 #define CONFIG_MAX (64u << 10)
-
-static const char *const kind_dir[BK_SK_N] = { "data", "index", "snapshots" };
-
-void bk_sync_name(enum bk_sync_kind k, const uint8_t id[BK_ID_LEN], char *out, size_t len)
-{
-	char hex[BK_ID_HEX];
-
-	bk_hex(id, BK_ID_LEN, hex);
-	if (k == BK_SK_PACK)
-		bk_pack_name(hex, out, len);
-	else
-		snprintf(out, len, "%s/%s", kind_dir[k], hex);
-}
-
-int bk_sync_fail(struct bk_syncer *s, const char *fmt, ...)
-{
-	char msg[768];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	err_set(s->err, s->errlen, "sync to %s: %s", s->where, msg);
-	return -1;
-}
-
-int bk_sync_step(struct bk_syncer *s, enum bk_sync_step step, const char *name)
-{
-	if (s->o->progress && s->o->progress(s->o->arg, step, name) != 0)
-		return bk_sync_fail(s, "stopped by the caller after %s", name);
-	return 0;
-}
-
-int bk_sync_refresh(struct bk_syncer *s, bool force)
-{
-	char why[512] = "";
-
-	/* Forcing moves the last write back so lock.c rewrites (and checks) it now. */
-	if (force) {
-		s->r->lock_written -= BK_LOCK_REFRESH_S;
-		s->tlock.lock_written -= BK_LOCK_REFRESH_S;
-	}
-	if (bk_lock_refresh(s->r, why, sizeof(why)) < 0 ||
-	    bk_lock_refresh(&s->tlock, why, sizeof(why)) < 0)
-		return bk_sync_fail(s, "%s", why);
-	return 0;
-}
 
 /* ---- the target ---- */
 
@@ -259,8 +211,8 @@ static int list_kind(struct bk_syncer *s, struct bk_store *st, enum bk_sync_kind
 	struct lister l = { .tab = tab, .kind = k };
 	char why[512] = "";
 
-	if (st->ops->list(st, kind_dir[k], list_one, &l, why, sizeof(why)) != 0)
-		return bk_sync_fail(s, "list %s of %s: %s", kind_dir[k], side,
+	if (st->ops->list(st, bk_sync_dir(k), list_one, &l, why, sizeof(why)) != 0)
+		return bk_sync_fail(s, "list %s of %s: %s", bk_sync_dir(k), side,
 				    l.oom ? "out of memory" : why);
 	return 0;
 }

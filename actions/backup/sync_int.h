@@ -1,6 +1,7 @@
 /*
  * actions/backup/sync_int.h — what sync.c (opening the target, the locks,
- * the comparison) and sync_copy.c (uploads and removals) share.  Not for
+ * the comparison) and sync_copy.c (uploads and removals) share; the
+ * helpers both call live in sync_base.c, so neither calls the other back.  Not for
  * callers outside actions/backup/: use sync.h.
  *
  * Synchronous; never on the daemon's event loop.
@@ -42,6 +43,11 @@ struct bk_syncer {
 	char *err;
 	size_t errlen;
 };
+
+/* ---- sync_base.c ---- */
+
+/* The directory a kind of object lives in: "data", "index", "snapshots". */
+const char *bk_sync_dir(enum bk_sync_kind k);
 
 /* "data/ab/<id>", "index/<id>" or "snapshots/<id>". */
 void bk_sync_name(enum bk_sync_kind k, const uint8_t id[BK_ID_LEN], char *out, size_t len);

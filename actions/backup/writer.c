@@ -372,3 +372,36 @@ int bk_recover_packs(struct bk_repo *r, uint64_t *n, char *err, size_t errlen)
 	*n = rc.n;
 	return res < 0 ? -1 : 0;
 }
+
+/*
+ * Become the one writer: the lock (lock.c), then what a dead writer left
+ * behind (its temporary objects, its packs without an index) is dealt with.
+ */
+int bk_repo_lock(struct bk_repo *r, char *err, size_t errlen)
+{
+	uint64_t recovered = 0;
+
+	if (r->locked) {
+		err_set(err, errlen, "repository %s: already locked by this handle", r->store->where);
+		return -1;
+	}
+	if (bk_lock_acquire(r, err, errlen) < 0)
+		return -1;
+	/* Another writer may have run since this handle was opened. */
+	bk_index_free(&r->index);
+	bk_index_init(&r->index);
+	/* Only now, as the one writer, may what a dead one left be touched. */
+	if (bk_index_load(&r->index, r->store, r->codec, err, errlen) < 0 ||
+	    r->store->ops->clean(r->store, err, errlen) < 0 ||
+	    bk_recover_packs(r, &recovered, err, errlen) < 0) {
+		bk_lock_release(r);
+		return -1;
+	}
+	r->packs_recovered = recovered;
+	return 0;
+}
+
+void bk_repo_unlock(struct bk_repo *r)
+{
+	bk_lock_release(r);
+}

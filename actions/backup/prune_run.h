@@ -1,12 +1,13 @@
 /*
- * actions/backup/prune.h — what prune.c (the plan, the deletions) and
- * repack.c (new packs, the new index) share.  Not for callers outside
- * actions/backup/: use bk_prune in backup.h.
+ * actions/backup/prune_run.h — one prune's state, which prune.c (the plan,
+ * the deletions) fills and repack.c (new packs, the new index, repack.h)
+ * works on.  Not for callers outside actions/backup/: use bk_prune in
+ * backup.h.
  *
  * Synchronous; never on the daemon's event loop.
  */
-#ifndef VIGIL_ACTIONS_BACKUP_PRUNE_H
-#define VIGIL_ACTIONS_BACKUP_PRUNE_H
+#ifndef VIGIL_ACTIONS_BACKUP_PRUNE_RUN_H
+#define VIGIL_ACTIONS_BACKUP_PRUNE_RUN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +18,7 @@
 /* What becomes of each pack the index listed when the plan was made. */
 enum { BK_FATE_KEEP, BK_FATE_DROP, BK_FATE_REPACK };
 
-struct bk_prune {
+struct bk_prune_run {
 	struct bk_repo *r;
 	const struct bk_prune_opts *o;
 	struct bk_prune_stats *st;
@@ -32,17 +33,11 @@ struct bk_prune {
 };
 
 /* Report a durable step to the caller's progress function, if any. */
-void bk_prune_step(struct bk_prune *p, enum bk_prune_step step, const char *name);
-/*
- * Copy the used chunks of every BK_FATE_REPACK pack into new packs (each
- * chunk re-hashed on the way), and make them durable and indexed.
- */
-int bk_prune_repack(struct bk_prune *p);
-/*
- * Write the index files listing every used chunk where the in-memory
- * index now places it (kept and new packs only); their ids go into
- * p->written.
- */
-int bk_prune_write_index(struct bk_prune *p);
+static inline void bk_prune_step(struct bk_prune_run *p, enum bk_prune_step step,
+				 const char *name)
+{
+	if (p->o->progress)
+		p->o->progress(p->o->arg, step, name);
+}
 
 #endif
