@@ -6,10 +6,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fsutil.h"
 
 #define MARK_HEAD "# Managed by vigil: do not edit. Cluster "
 /* Names are letters, digits, '_', '.' and '-' (conf/load_util.c). */
@@ -76,22 +76,13 @@ int render_mark_parse(const char *line, size_t len, struct render_mark *m)
 int render_mark_read(const char *path, struct render_mark *m, char *err, size_t errlen)
 {
 	char buf[512];
-	struct stat st;
 	ssize_t got;
 	char *nl;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	bool missing;
+	int fd = fs_open_regular(path, O_RDONLY, 0, &missing, err, errlen);
 
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		err_set(err, errlen, "read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(err, errlen, "read %s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
+	if (fd < 0)
+		return missing ? 0 : -1;
 	do
 		got = pread(fd, buf, sizeof(buf) - 1, 0);
 	while (got < 0 && errno == EINTR);

@@ -284,3 +284,25 @@ int fs_lock_pidfile(const char *path, char *err, size_t errlen)
 	}
 	return fd;
 }
+
+int fs_open_regular(const char *path, int flags, mode_t mode, bool *missing, char *err,
+		    size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK, mode);
+
+	*missing = false;
+	if (fd < 0) {
+		*missing = errno == ENOENT && !(flags & O_CREAT);
+		if (!*missing)
+			err_set(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		err_set(err, errlen, "%s is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}

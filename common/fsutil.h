@@ -26,6 +26,15 @@ int fs_write_all(int fd, const void *data, size_t n);
 int fs_read_all(const char *path, size_t max_len, char **data, size_t *len,
 		char *err, size_t errlen);
 /*
+ * Open PATH (flags as for open(2); O_CLOEXEC added) and make sure it is a
+ * regular file, never blocking: a FIFO or a device planted there is
+ * refused, not waited on or read forever.  The descriptor, or -1 with err
+ * ("PATH is not a regular file"); with *missing set (and no err) when
+ * PATH does not exist and flags do not create it.
+ */
+int fs_open_regular(const char *path, int flags, mode_t mode, bool *missing, char *err,
+		    size_t errlen);
+/*
  * Hold an exclusive lock on PATH (created 0600) for as long as the returned
  * descriptor stays open, with our pid written in it.  -1 with err when
  * another process holds it ("... held by pid N").

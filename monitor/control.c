@@ -185,12 +185,26 @@ static void handle_order(struct evhttp_request *req, struct mon_cluster *cl, boo
 				       "state", cluster_state_name(cl)));
 }
 
-/* POST /rejoin: {"node", "reason"} */
-static void handle_rejoin(struct evhttp_request *req, struct mon_cluster *cl)
+/*
+ * An order that names one node, with an optional reason: rejoin {"node"}
+ * readmits a fenced node, resolve {"primary"} names a held cluster's primary.
+ */
+struct node_order {
+	const char *field; /* the node's field */
+	const char *what;  /* for the log: "rejoin requested" */
+	int (*run)(struct mon_cluster *cl, const char *node, const char *reason, char *err,
+		   size_t errlen, enum refusal *refusal);
+};
+
+static const struct node_order rejoin_order = { "node", "rejoin requested", cluster_rejoin };
+static const struct node_order resolve_order = { "primary", "resolve requested",
+						 cluster_resolve };
+
+static void handle_node_order(struct evhttp_request *req, struct mon_cluster *cl,
+			      const struct node_order *o)
 {
-	static const struct body_field allowed[] = { { "node", false }, { "reason", false }, { 0 } };
-	char err[512];
-	char field[64];
+	const struct body_field allowed[] = { { o->field, false }, { "reason", false }, { 0 } };
+	char err[512], field[64];
 	json_t *body = read_body(req, allowed, err, sizeof(err), field, sizeof(field));
 	const char *node, *reason;
 	enum refusal refused;
@@ -199,57 +213,21 @@ static void handle_rejoin(struct evhttp_request *req, struct mon_cluster *cl)
 		reply_field_error(req, err, field);
 		return;
 	}
-	node = json_string_value(json_object_get(body, "node"));
+	node = json_string_value(json_object_get(body, o->field));
 	reason = json_string_value(json_object_get(body, "reason"));
 	if (!node) {
-		json_decref(body);
-		reply_field_error(req, "field 'node' is required", "node");
-		return;
-	}
-	vlog(VLOG_NOTICE, "control", "rejoin requested", "cluster", cl->conf->name, "node", node,
-	     NULL);
-	if (cluster_rejoin(cl, node, reason ? reason : "operator request", err, sizeof(err),
-			   &refused) < 0) {
-		json_decref(body);
-		control_reply_error(req, http_status_of(refused), err);
-		return;
-	}
-	json_decref(body);
-	control_reply_json(req, 200, status_cluster_json(cl));
-}
-
-/* POST /resolve: {"primary", "reason"} — the roles of a held cluster. */
-static void handle_resolve(struct evhttp_request *req, struct mon_cluster *cl)
-{
-	static const struct body_field allowed[] = { { "primary", false }, { "reason", false },
-						     { 0 } };
-	char err[512];
-	char field[64];
-	json_t *body = read_body(req, allowed, err, sizeof(err), field, sizeof(field));
-	const char *node, *reason;
-	enum refusal refused;
-
-	if (!body) {
-		reply_field_error(req, err, field);
-		return;
-	}
-	node = json_string_value(json_object_get(body, "primary"));
-	reason = json_string_value(json_object_get(body, "reason"));
-	if (!node) {
-		json_decref(body);
-		reply_field_error(req, "field 'primary' is required", "primary");
-		return;
-	}
-	vlog(VLOG_NOTICE, "control", "resolve requested", "cluster", cl->conf->name, "primary",
-	     node, NULL);
-	if (cluster_resolve(cl, node, reason ? reason : "operator request", err, sizeof(err),
-			    &refused) < 0) {
-		json_decref(body);
-		control_reply_error(req, http_status_of(refused), err);
-		return;
+		snprintf(err, sizeof(err), "field '%s' is required", o->field);
+		reply_field_error(req, err, o->field);
+	} else {
+		vlog(VLOG_NOTICE, "control", o->what, "cluster", cl->conf->name, o->field, node,
+		     NULL);
+		if (o->run(cl, node, reason ? reason : "operator request", err, sizeof(err),
+			   &refused) < 0)
+			control_reply_error(req, http_status_of(refused), err);
+		else
+			control_reply_json(req, 200, status_cluster_json(cl));
 	}
 	json_decref(body);
-	control_reply_json(req, 200, status_cluster_json(cl));
 }
 
 static void handle_pause(struct evhttp_request *req, struct mon_cluster *cl, bool pause)
@@ -344,11 +322,11 @@ static void route_cluster(struct control *c, struct evhttp_request *req, const c
 		    !strcmp(slash, "/rejoin") || !strcmp(slash, "/resolve"))) {
 		control_reply_error(req, 405, "use POST");
 	} else if (strcmp(slash, "/resolve") == 0) {
-		handle_resolve(req, cl);
+		handle_node_order(req, cl, &resolve_order);
 	} else if (strcmp(slash, "/failover") == 0 || strcmp(slash, "/switchover") == 0) {
 		handle_order(req, cl, slash[1] == 's');
 	} else if (strcmp(slash, "/rejoin") == 0) {
-		handle_rejoin(req, cl);
+		handle_node_order(req, cl, &rejoin_order);
 	} else if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
 		handle_pause(req, cl, slash[1] == 'p');
 	} else {

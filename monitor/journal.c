@@ -95,6 +95,7 @@ struct journal *journal_open(const char *state_dir, char *err, size_t errlen)
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	struct stat st;
+	bool missing;
 
 	if (!j || asprintf(&j->path, "%s/%s", state_dir, JOURNAL_FILE) < 0) {
 		free(j);
@@ -104,17 +105,10 @@ struct journal *journal_open(const char *state_dir, char *err, size_t errlen)
 	j->fd = -1;
 	if (fs_mkdir_p(state_dir, 0700, err, errlen) < 0)
 		goto fail;
-	/* O_NONBLOCK: a FIFO planted here must not hang the start-up. */
-	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
-	if (j->fd < 0 || fstat(j->fd, &st) < 0) {
-		err_set(err, errlen, "open %s: %s", j->path, strerror(errno));
+	j->fd = fs_open_regular(j->path, O_RDWR | O_APPEND | O_CREAT, 0600, &missing, err, errlen);
+	if (j->fd < 0)
 		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(err, errlen, "journal %s is not a regular file", j->path);
-		goto fail;
-	}
-	if (fcntl(j->fd, F_SETFL, O_APPEND) < 0) {
+	if (fstat(j->fd, &st) < 0) {
 		err_set(err, errlen, "open %s: %s", j->path, strerror(errno));
 		goto fail;
 	}

@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fsutil.h"
 #include "monitor/journal_line.h"
 
 /* Lines out of a file descriptor, each at most JLINE_MAX bytes. */
@@ -198,23 +198,13 @@ int journal_replay(const char *path, journal_record_fn cb, void *arg,
 		   struct journal_replay *stats, char *err, size_t errlen)
 {
 	struct replay_state s = { .cb = cb, .arg = arg, .st = stats, .next = 1 };
-	struct stat st;
+	bool missing;
 	int fd, rc;
 
 	memset(stats, 0, sizeof(*stats));
-	/* O_NONBLOCK: a FIFO planted here must not hang the reader. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		err_set(err, errlen, "read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(err, errlen, "read %s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
+	fd = fs_open_regular(path, O_RDONLY, 0, &missing, err, errlen);
+	if (fd < 0)
+		return missing ? 0 : -1;
 	rc = replay_fd(fd, &s, err, errlen, path);
 	close(fd);
 	return rc;

@@ -199,6 +199,15 @@ with open({self.path('promote.calls')!r}, "a") as f:
         wait_for(lambda: "written by the test harness" not in self.upstream_text(),
                  timeout, what="vigil to render the upstream file at start-up")
 
+    def restart_daemon(self, timeout=15.0):
+        """Start vigil again on the same config and state (after stop_vigil or a kill);
+        wait only until it answers: a restarted cluster need not be healthy."""
+        self.vigil_rc = None
+        self.vigil = Proc([binary("vigil"), "-c", self.conf], self.vigil_log, env=clean_env())
+        wait_for(lambda: self._status_or_none() is not None or not self.vigil.alive(), timeout,
+                 what="the restarted vigil to answer")
+        assert self.vigil.alive(), self.vigil.output()
+
     # ---- observing ----------------------------------------------------
     def _status_or_none(self):
         if not os.path.exists(self.sock):

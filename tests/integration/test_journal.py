@@ -9,8 +9,8 @@ import os
 import signal
 import time
 
-from conftest import PYTHON, binary
-from helpers import Proc, clean_env, wait_for, write_script
+from conftest import PYTHON
+from helpers import wait_for, write_script
 
 
 def journal(env):
@@ -26,11 +26,7 @@ def restart_vigil(env, sig=signal.SIGTERM):
         env.vigil.stop()
     else:
         assert env.stop_vigil(sig=sig) == 0
-    env.vigil_rc = None
-    env.vigil = Proc([binary("vigil"), "-c", env.conf], env.vigil_log, env=clean_env())
-    wait_for(lambda: env._status_or_none() is not None or not env.vigil.alive(), 15,
-             what="the restarted vigil to answer")
-    assert env.vigil.alive(), env.vigil.output()
+    env.restart_daemon()
 
 
 def test_restart_keeps_the_promoted_primary(env):
@@ -101,9 +97,7 @@ def test_torn_journal_tail_is_reported_and_tolerated(env):
     assert env.stop_vigil() == 0
     with open(env.path("state", "journal.jsonl"), "a") as f:
         f.write('{"cluster":"web","event":"failover_sta')
-    env.vigil_rc = None
-    env.vigil = Proc([binary("vigil"), "-c", env.conf], env.vigil_log, env=clean_env())
-    wait_for(lambda: env._status_or_none() is not None, 15, what="vigil to answer")
+    env.restart_daemon()
     assert env.cluster()["primary"] == "b"
     assert "last record was torn" in env.log()
 

@@ -13,8 +13,7 @@ fails, vigil serves what the balancers serve, takes no action, alerts
 import json
 import os
 
-from conftest import binary
-from helpers import Proc, clean_env, wait_for
+from helpers import wait_for
 
 
 def journal_path(env):
@@ -33,14 +32,6 @@ def fail_over_to_b(env):
     env.backends["a"].start()
     env.wait_health("a", "up", timeout=10)
     assert env.stop_vigil() == 0
-
-
-def restart(env):
-    env.vigil_rc = None
-    env.vigil = Proc([binary("vigil"), "-c", env.conf], env.vigil_log, env=clean_env())
-    wait_for(lambda: env._status_or_none() is not None or not env.vigil.alive(), 15,
-             what="the restarted vigil to answer")
-    assert env.vigil.alive(), env.vigil.output()
 
 
 def edit_journal(env, fn):
@@ -75,7 +66,7 @@ def test_a_flipped_byte_in_the_promoted_record_holds_until_resolved(env):
         return [l.replace('"cluster"', '"clusper"', 1) if '"event":"promoted"' in l else l
                 for l in lines]
     edit_journal(env, flip)
-    restart(env)
+    env.restart_daemon()
     assert_held_serving_b(env, upstream, reloads, "checksum mismatch")
     assert "held" in [e["event"] for e in journal(env) if e.get("cluster") == "web"]
 
@@ -95,7 +86,7 @@ def test_a_flipped_byte_in_the_promoted_record_holds_until_resolved(env):
 
     # The resolution is durable: the next start trusts the journal again.
     assert env.stop_vigil() == 0
-    restart(env)
+    env.restart_daemon()
     wait_for(lambda: env.cluster()["state"] == "degraded", 10, what="trusted after resolve")
     web = env.cluster()
     assert web["primary"] == "b" and web["epoch"] == 2
@@ -106,7 +97,7 @@ def test_an_emptied_journal_holds_on_what_the_balancer_serves(env):
     fail_over_to_b(env)
     upstream, reloads = env.upstream_bytes(), env.reload_calls()
     open(journal_path(env), "w").close()
-    restart(env)
+    env.restart_daemon()
     assert_held_serving_b(env, upstream, reloads, "journal records are missing")
 
 
@@ -117,14 +108,14 @@ def test_a_torn_middle_line_holds(env):
     def tear(lines):
         return [l[:30] + "\n" if '"event":"promoted"' in l else l for l in lines]
     edit_journal(env, tear)
-    restart(env)
+    env.restart_daemon()
     assert_held_serving_b(env, upstream, reloads, "not a JSON object")
 
 
 def test_resolve_validates_its_request(env):
     fail_over_to_b(env)
     open(journal_path(env), "w").close()
-    restart(env)
+    env.restart_daemon()
     env.hook.wait_event("held", timeout=10)
     r = env.vigilctl("resolve", "web", "--primary", "zz")
     assert r.returncode == 1 and "no node zz" in r.stderr
@@ -147,8 +138,7 @@ def test_an_older_vigils_journal_is_read_and_rewritten_checksummed(make_env):
     with open(env.lb.upstream_file, "w") as f:
         f.write("# Managed by vigil: do not edit. Cluster web, primary b.\n"
                 f"upstream web_backend {{\n    server {env.backends['b'].address};\n}}\n")
-    env.vigil = Proc([binary("vigil"), "-c", env.conf], env.vigil_log, env=clean_env())
-    wait_for(lambda: env._status_or_none() is not None, 15, what="vigil to answer")
+    env.restart_daemon()
     wait_for(lambda: os.path.exists(journal_path(env) + ".1"), 10,
              what="the journal to be rewritten in format 2")
     web = env.cluster()
